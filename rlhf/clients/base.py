@@ -1,0 +1,93 @@
+"""What every typed client shares: a channel with message limits, a deadline on every call,
+retries with exponential backoff on UNAVAILABLE / DEADLINE_EXCEEDED only, and errors that say
+which service, which RPC, and why."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+import grpc
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+class ServiceError(RuntimeError):
+    """A call failed after its retries; `code` is the gRPC status code."""
+
+    def __init__(self, service: str, rpc: str, target: str, code: grpc.StatusCode, details: str):
+        self.service, self.rpc, self.target, self.code, self.details = service, rpc, target, code, details
+        super().__init__(f"{service}.{rpc} at {target} failed: {code.name}: {details}")
+
+
+class BaseClient:
+    """Subclasses set SERVICE (a name for messages) and STUB (the generated stub class)."""
+
+    SERVICE = ""
+    STUB: Callable[[grpc.Channel], Any]
+
+    def __init__(self, target: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.25,
+                 max_message_mb: int = 64):
+        self.target = target
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        size = max_message_mb * 1024 * 1024
+        self.channel = grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)])
+        self.stub = type(self).STUB(self.channel)
+
+    def _error(self, rpc: str, exc: grpc.RpcError) -> ServiceError:
+        return ServiceError(self.SERVICE, rpc, self.target, exc.code(), exc.details() or "")
+
+    def _call(self, rpc: str, make_request: Callable[[], Any], timeout: float | None) -> Any:
+        """Calls a unary-response RPC; `make_request` builds a fresh request (or request iterator)
+        per attempt so client streams can be retried."""
+        method = getattr(self.stub, rpc)
+        for attempt in range(self.retries + 1):
+            try:
+                return method(make_request(), timeout=timeout or self.timeout)
+            except grpc.RpcError as exc:
+                if exc.code() not in RETRYABLE or attempt == self.retries:
+                    raise self._error(rpc, exc) from None
+                time.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+        raise AssertionError("unreachable")
+
+    def _unary(self, rpc: str, request: Any, timeout: float | None = None) -> Any:
+        return self._call(rpc, lambda: request, timeout)
+
+    def _client_stream(self, rpc: str, make_chunks: Callable[[], Iterable[Any]], timeout: float | None = None) -> Any:
+        return self._call(rpc, lambda: iter(make_chunks()), timeout)
+
+    def _server_stream(self, rpc: str, request: Any, timeout: float | None = None) -> Iterator[Any]:
+        """Streams responses; retries only if the stream fails before its first message."""
+        method = getattr(self.stub, rpc)
+        for attempt in range(self.retries + 1):
+            started = False
+            try:
+                for item in method(request, timeout=timeout or self.timeout):
+                    started = True
+                    yield item
+                return
+            except grpc.RpcError as exc:
+                if started or exc.code() not in RETRYABLE or attempt == self.retries:
+                    raise self._error(rpc, exc) from None
+                time.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Blocks until the server accepts connections, or raises ServiceError UNAVAILABLE."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise ServiceError(self.SERVICE, "connect", self.target, grpc.StatusCode.UNAVAILABLE,
+                               f"no server answered within {timeout:g}s") from None
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

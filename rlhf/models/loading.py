@@ -1,0 +1,74 @@
+"""Loading policies, reward/value models and tokenizers from a local directory, and the
+fingerprints services report in GetInfo."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
+                          PreTrainedModel, PreTrainedTokenizerBase)
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
+    """Loads a tokenizer for batched generation: left padding, a pad token always set."""
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_policy(path: str | Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    return model.eval()
+
+
+def load_reward_model(path: str | Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
+    """A sequence-classification model with one output: the reward (and, per token, the value)."""
+    model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype)
+    return model.eval()
+
+
+def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The scalar head applied at every position: (B, L). The reward of a sequence is its value at
+    the last attended token (`last_token_scores`); PPO uses every position as the value estimate."""
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                              position_ids=positions).last_hidden_state
+    return model.score(hidden).squeeze(-1)
+
+
+def last_token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Reward per sequence (B,), read at the last attended position; works for left or right padding."""
+    scores = token_scores(model, input_ids, attention_mask)
+    length = attention_mask.shape[1]
+    last = length - 1 - attention_mask.long().flip(-1).argmax(-1)
+    return scores.gather(1, last[:, None]).squeeze(1)
+
+
+def format_prompt(tokenizer: PreTrainedTokenizerBase, instruction: str) -> str:
+    """The text a policy is prompted with: the chat template with a generation prompt when the
+    tokenizer has one, else the instruction and a newline."""
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
+                                             add_generation_prompt=True)
+    return instruction + "\n"
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """sha256 of the vocabulary and special tokens: equal fingerprints tokenize identically."""
+    payload = json.dumps({"vocab": sorted(tokenizer.get_vocab().items()),
+                          "special": tokenizer.special_tokens_map}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def weights_revision(model: torch.nn.Module) -> str:
+    """sha256 (16 hex chars) over the parameters' bytes, in state-dict order."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,248 @@
+"""The grpc.aio server every service runs in: health, reflection, Prometheus /metrics, message
+limits, cross-request batching, and a graceful SIGTERM drain.
+
+A service is a thin adapter: it implements its proto servicer over the `rlhf` library and hands
+`serve()` one `Service`. Validation errors become INVALID_ARGUMENT through `invalid_argument()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+import grpc
+import prometheus_client as prom
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from rlhf.config import ServiceConfig
+
+log = logging.getLogger("rlhf.services")
+
+REGISTRY = prom.CollectorRegistry()
+REQUESTS = prom.Counter("rlhf_rpc_requests", "RPCs handled, by final status code",
+                        ["service", "method", "code"], registry=REGISTRY)
+LATENCY = prom.Histogram("rlhf_rpc_latency_seconds", "RPC latency", ["service", "method"], registry=REGISTRY,
+                         buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))
+IN_FLIGHT = prom.Gauge("rlhf_rpc_in_flight", "RPCs in progress", ["service", "method"], registry=REGISTRY)
+BATCH_SIZE = prom.Histogram("rlhf_batch_size", "Items per server-side batch", ["service"], registry=REGISTRY,
+                            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+TOKENS = prom.Counter("rlhf_tokens", "Tokens processed", ["service", "direction"], registry=REGISTRY)
+
+
+class InvalidArgument(ValueError):
+    """Raised by validation; the servicer wrapper answers INVALID_ARGUMENT with its message."""
+
+
+class Overloaded(RuntimeError):
+    """The batch queue is full; answered RESOURCE_EXHAUSTED so callers back off instead of queueing."""
+
+
+@dataclass
+class Service:
+    """What a service hands the runtime."""
+
+    name: str                                   # "policy-inference", used in metrics and logs
+    full_name: str                              # proto service name, e.g. "rlhf.v1.PolicyInference"
+    servicer: Any
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    on_stop: Callable[[], None] | None = None
+
+
+def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    if isinstance(exc, InvalidArgument):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, Overloaded):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+    if isinstance(exc, FileNotFoundError):
+        return grpc.StatusCode.NOT_FOUND, str(exc)
+    return None
+
+
+class _Interceptor(grpc.aio.ServerInterceptor):
+    """Counts, times and tracks in-flight RPCs, and maps library exceptions to status codes."""
+
+    def __init__(self, service: str):
+        self.service = service
+
+    @contextlib.asynccontextmanager
+    async def _observed(self, context: grpc.aio.ServicerContext, method: str):
+        labels = (self.service, method)
+        IN_FLIGHT.labels(*labels).inc()
+        start = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            yield
+        except grpc.aio.AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            status = _status_of(exc)
+            if status is None:
+                log.exception("%s.%s failed", self.service, method)
+                status = (grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+            code = status[0]
+            await context.abort(*status)
+        finally:
+            IN_FLIGHT.labels(*labels).dec()
+            LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            REQUESTS.labels(*labels, code.name).inc()
+
+    async def intercept_service(self, continuation, details):
+        handler = await continuation(details)
+        if handler is None or details.method.startswith(("/grpc.health", "/grpc.reflection")):
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        wrap = {"request_deserializer": handler.request_deserializer,
+                "response_serializer": handler.response_serializer}
+
+        if handler.unary_unary:
+            async def unary_unary(request, context):
+                async with self._observed(context, method):
+                    return await handler.unary_unary(request, context)
+            return grpc.unary_unary_rpc_method_handler(unary_unary, **wrap)
+        if handler.stream_unary:
+            async def stream_unary(requests, context):
+                async with self._observed(context, method):
+                    return await handler.stream_unary(requests, context)
+            return grpc.stream_unary_rpc_method_handler(stream_unary, **wrap)
+        if handler.unary_stream:
+            async def unary_stream(request, context):
+                async with self._observed(context, method):
+                    async for item in handler.unary_stream(request, context):
+                        yield item
+            return grpc.unary_stream_rpc_method_handler(unary_stream, **wrap)
+        return handler
+
+
+class Batcher:
+    """Batches items from concurrent requests into one call of `run_batch` on a worker thread.
+
+    Items are taken first come, first served, up to `max_batch_size` items and `max_batch_tokens`
+    total cost; the first item of a batch waits at most `max_wait_ms` for company. `run_batch`
+    runs on a single thread (models are not re-entrant) and returns one result per item.
+    """
+
+    def __init__(self, service: str, run_batch: Callable[[list], list], *, max_batch_size: int,
+                 max_batch_tokens: int | None = None, max_wait_ms: float = 5.0, max_queue: int = 1024,
+                 cost: Callable[[Any], int] = lambda item: 1):
+        self.service = service
+        self.run_batch = run_batch
+        self.max_batch_size = max(1, max_batch_size)
+        self.max_batch_tokens = max_batch_tokens
+        self.max_wait = max_wait_ms / 1000
+        self.max_queue = max_queue
+        self.cost = cost
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"{service}-model")
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+        self._carry: tuple | None = None
+
+    async def submit(self, items: Sequence) -> list:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._worker = asyncio.create_task(self._work())
+        if self._queue.qsize() + len(items) > self.max_queue:
+            raise Overloaded(f"{self.service}: {self._queue.qsize()} items queued (max_queue={self.max_queue}); retry later")
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in items]
+        for item, future in zip(items, futures):
+            self._queue.put_nowait((item, future))
+        return list(await asyncio.gather(*futures))
+
+    async def run_exclusive(self, fn: Callable[[], Any]) -> Any:
+        """Runs `fn` on the model thread, between batches (for weight swaps)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    async def _take_batch(self) -> list:
+        batch = [self._carry or await self._queue.get()]
+        self._carry = None
+        total = self.cost(batch[0][0])
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch_size:
+            try:
+                entry = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    entry = await asyncio.wait_for(self._queue.get(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            cost = self.cost(entry[0])
+            if self.max_batch_tokens is not None and total + cost > self.max_batch_tokens:
+                self._carry = entry  # starts the next batch
+                break
+            batch.append(entry)
+            total += cost
+        return batch
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = await self._take_batch()
+            live = [(item, fut) for item, fut in batch if not fut.done()]
+            if not live:
+                continue
+            BATCH_SIZE.labels(self.service).observe(len(live))
+            try:
+                results = await loop.run_in_executor(self.executor, self.run_batch, [i for i, _ in live])
+            except Exception as exc:  # every caller of this batch sees the failure
+                for _, fut in live:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, fut), result in zip(live, results):
+                if not fut.done():
+                    fut.set_result(result)
+
+
+def channel_options(max_message_mb: int) -> list[tuple[str, int]]:
+    size = max_message_mb * 1024 * 1024
+    return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+
+
+async def serve(service: Service, config: ServiceConfig) -> None:
+    """Serves until SIGTERM/SIGINT, then drains: new calls are refused, in-flight calls get
+    `config.grace_seconds` to finish."""
+    server = grpc.aio.server(interceptors=[_Interceptor(service.name)],
+                             options=channel_options(config.max_message_mb))
+    service.add_to_server(service.servicer, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [service.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(f"{config.host}:{config.port}")
+    if port == 0:
+        raise SystemExit(f"{service.name}: cannot bind {config.host}:{config.port}")
+    await server.start()
+    metrics_at = "off"
+    if config.metrics_port >= 0:
+        http, _ = prom.start_http_server(config.metrics_port, addr=config.host, registry=REGISTRY)
+        metrics_at = f"http://{config.host}:{http.server_port}/metrics"
+    for name in ("", service.full_name):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    # Tests and the local runner parse this line.
+    print(f"{service.name} listening on {config.host}:{port} metrics {metrics_at}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print(f"{service.name} draining (grace {config.grace_seconds:g}s)", flush=True)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(config.grace_seconds)
+    if service.on_stop:
+        service.on_stop()
+    print(f"{service.name} stopped", flush=True)
