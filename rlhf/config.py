@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -72,11 +73,224 @@ class ServicesConfig:
 
 
 @dataclass
+class SFTConfig:
+    """Supervised fine-tuning on labeler demonstrations (`rlhf train sft`)."""
+
+    base_model: str = "smollm2"
+    """Model directory to fine-tune; "smollm2" is the bundled SmolLM2-135M-Instruct."""
+    demonstrations: str = "demonstrations"
+    """Record set (kind demonstrations) in the data-store."""
+    output_dir: str = "runs/latest/models/sft"
+    """Where the fine-tuned model (safetensors + tokenizer) is written."""
+    epochs: float = 1.0
+    """Passes over the demonstrations (fractions allowed)."""
+    batch_size: int = 8
+    """Demonstrations per optimizer step."""
+    learning_rate: float = 2e-5
+    """AdamW learning rate (constant after a short warm-up)."""
+    max_length: int = 256
+    """Prompt + completion tokens kept per example; longer completions are truncated."""
+    seed: int = 0
+    """Seeds the data order and torch."""
+    bf16_autocast: bool = True
+    """Run forward/backward under bf16 autocast (weights and optimizer stay fp32)."""
+
+
+@dataclass
+class RMConfig:
+    """Reward model on K-way rankings (`rlhf train rm`)."""
+
+    init_model: str = "runs/latest/models/sft"
+    """Model the reward model starts from (the paper uses the SFT model; a scalar head is added)."""
+    comparisons: str = "comparisons/train"
+    """Record set (kind comparisons) to train on."""
+    heldout_comparisons: str = "comparisons/heldout"
+    """Record set for held-out accuracy; "" skips it."""
+    demonstrations: str = "demonstrations"
+    """Record set whose completions are shifted to score mean 0 after training; "" skips the shift."""
+    output_dir: str = "runs/latest/models/rm"
+    """Where the reward model is written."""
+    epochs: float = 1.0
+    """Passes over the comparisons (the paper trains one epoch: more over-fits)."""
+    prompts_per_batch: int = 4
+    """Prompts per optimizer step; all K completions of each prompt share the batch."""
+    learning_rate: float = 1e-5
+    """AdamW learning rate."""
+    max_length: int = 256
+    """Tokens per (prompt, completion) sequence."""
+    seed: int = 0
+    """Seeds the data order and torch."""
+    bf16_autocast: bool = True
+    """Run forward/backward under bf16 autocast."""
+
+
+@dataclass
+class PPOConfig:
+    """PPO (and PPO-ptx when ptx_coef > 0) against the reward model (`rlhf train ppo`)."""
+
+    init_model: str = "runs/latest/models/sft"
+    """The policy's starting point and the KL reference (the SFT model)."""
+    value_model: str = "runs/latest/models/rm"
+    """The value function's starting point (InstructGPT initialises it from the reward model)."""
+    prompts: str = "prompts/train"
+    """Record set (kind prompts) sampled each rollout step."""
+    ptx_data: str = "general/train"
+    """Record set (kind prompts, field "text") of pretraining text for the ptx loss."""
+    output_dir: str = "runs/latest/models/ppo"
+    """Where the final policy is written."""
+    run_name: str = "ppo"
+    """Names this run's checkpoints, rollouts and metrics in the store."""
+    steps: int = 8
+    """Rollout steps (each: sample, score, PPO epochs, weight push)."""
+    prompts_per_step: int = 16
+    """Prompts per rollout step across all workers (split evenly by rank)."""
+    max_new_tokens: int = 48
+    """Completion length limit when sampling."""
+    temperature: float = 1.0
+    """Sampling temperature (1.0 keeps the generator's log-probs those of the policy)."""
+    ppo_epochs: int = 2
+    """Passes over each rollout batch."""
+    minibatch_size: int = 8
+    """Sequences per PPO minibatch on each worker."""
+    learning_rate: float = 1e-5
+    """AdamW learning rate of the policy."""
+    value_learning_rate: float = 1e-5
+    """AdamW learning rate of the value model."""
+    kl_coef: float = 0.05
+    """beta: weight of the per-token KL penalty to the SFT model (initial value if adaptive)."""
+    adaptive_kl: bool = False
+    """Use the Ziegler et al. 2019 controller to steer the KL towards kl_target."""
+    kl_target: float = 6.0
+    """Target KL (nats per sequence) of the adaptive controller."""
+    kl_horizon: int = 10000
+    """Horizon (in samples) of the adaptive controller."""
+    ptx_coef: float = 0.0
+    """gamma: weight of the pretraining LM loss (PPO-ptx when > 0)."""
+    ptx_batch_size: int = 4
+    """Pretraining texts per PPO minibatch when ptx_coef > 0."""
+    gamma: float = 1.0
+    """Discount of the per-token rewards."""
+    lam: float = 0.95
+    """GAE lambda."""
+    clip_range: float = 0.2
+    """PPO ratio clip."""
+    value_clip_range: float = 0.2
+    """Value-function clip."""
+    value_coef: float = 1.0
+    """Weight of the value loss (the value model has its own optimizer; this scales its gradient)."""
+    max_grad_norm: float = 1.0
+    """Gradient clipping for both models."""
+    max_length: int = 256
+    """Longest prompt + completion; ptx texts are truncated to it."""
+    checkpoint_every: int = 2
+    """Write a checkpoint every N steps (and at the end); 0 writes only the last."""
+    resume: bool = False
+    """Continue from this run's latest checkpoint in the store."""
+    eval_every: int = 2
+    """Measure held-out win rate against SFT every N steps (for the plots); 0 disables."""
+    eval_prompts: str = "prompts/heldout"
+    """Record set used for the in-training win rate."""
+    eval_size: int = 16
+    """Held-out prompts per in-training evaluation."""
+    seed: int = 0
+    """Seeds data order, sampling and torch."""
+    bf16_autocast: bool = True
+    """Run forward/backward under bf16 autocast."""
+    metrics_port: int = -1
+    """Prometheus port of the trainer (rank 0); -1 disables."""
+
+
+@dataclass
+class LabelConfig:
+    """Sample K completions per prompt from the SFT policy and have a labeler rank them (`rlhf label`)."""
+
+    prompts: str = "prompts/train"
+    """Record set the training comparisons are drawn from."""
+    heldout_prompts: str = "prompts/heldout"
+    """Record set the held-out comparisons (RM accuracy) are drawn from."""
+    num_prompts: int = 96
+    """Training prompts to label."""
+    num_heldout: int = 32
+    """Held-out prompts to label."""
+    k: int = 4
+    """Completions ranked per prompt (2..9)."""
+    max_new_tokens: int = 48
+    """Completion length limit."""
+    temperature: float = 1.0
+    """Sampling temperature (diversity among the K completions)."""
+    noise: float = 0.0
+    """Simulated labeler noise: probability of swapping adjacent ranks (human disagreement)."""
+    output: str = "comparisons"
+    """Record-set prefix: writes <output>/train and <output>/heldout."""
+    seed: int = 0
+    """Seeds prompt choice, sampling and the labeler."""
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation of SFT and PPO policies (`rlhf eval`)."""
+
+    reference_model: str = "runs/latest/models/sft"
+    """The SFT policy every other policy is compared with."""
+    policies: dict[str, str] = field(default_factory=lambda: {
+        "PPO": "runs/latest/models/ppo", "PPO-ptx": "runs/latest/models/ppo_ptx"})
+    """Name -> model directory of each policy to evaluate against SFT."""
+    prompts: str = "prompts/heldout"
+    """Held-out prompts (kind prompts, with constraints)."""
+    general_heldout: str = "general/heldout"
+    """Held-out pretraining text for the perplexity (alignment tax)."""
+    max_prompts: int = 80
+    """Held-out prompts evaluated (all if fewer)."""
+    max_general: int = 64
+    """Held-out texts for perplexity."""
+    max_new_tokens: int = 48
+    """Completion length limit."""
+    temperature: float = 1.0
+    """Sampling temperature; at 1.0 the KL to SFT is an unbiased estimate on these same samples."""
+    seed: int = 1234
+    """Seeds sampling."""
+    report_dir: str = "runs/latest"
+    """Where report.md, metrics.json and the plots are written."""
+    rm_summary: str = "runs/latest/models/rm_summary.json"
+    """The RM stage's summary (held-out accuracy), copied into the report."""
+
+
+@dataclass
+class RunConfig:
+    """The whole loop on one machine (`rlhf run`, `make demo`)."""
+
+    runs_dir: str = "runs"
+    """Parent of every run directory (runs/<id>/: store, models, report)."""
+    run_id: str = ""
+    """Name of this run's directory; "" picks a timestamp."""
+    ptx_coef: float = 0.2
+    """gamma of the PPO-ptx run (the plain PPO run uses ppo.ptx_coef)."""
+    service_start_timeout: float = 300.0
+    """Seconds a service process may take to load its model and listen."""
+
+
+@dataclass
 class Config:
     """The whole system's configuration."""
 
     store: StoreConfig = field(default_factory=StoreConfig)
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
+    rm: RMConfig = field(default_factory=RMConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def service_address(config: Config, name: str) -> str:
+    """host:port of a service: env RLHF_<NAME>_ADDR (set by the Helm chart) wins over the config."""
+    env = os.environ.get(f"RLHF_{name.upper()}_ADDR")
+    if env:
+        return env
+    service: ServiceConfig = getattr(config.services, name)
+    host = "127.0.0.1" if service.host in ("0.0.0.0", "") else service.host
+    return f"{host}:{service.port}"
 
 
 class ConfigError(ValueError):
@@ -127,22 +341,46 @@ def to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
-def load_config(path: str | Path | None = None, cls: type[T] = Config) -> T:
-    """Loads a YAML or JSON config file (or the defaults when `path` is None)."""
-    if path is None:
-        return cls()
-    path = Path(path)
-    text = path.read_text()
-    try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Applies `section.field=value` overrides (value parsed as YAML) to plain config data."""
+    import yaml
 
-            data = yaml.safe_load(text)
-    except Exception as exc:  # a parse error: name the file
-        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected section.field=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part} is not a section")
+        node[leaf] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path | None = None, cls: type[T] = Config, overrides: list[str] | None = None) -> T:
+    """Loads a YAML or JSON config file (defaults when `path` is None), then `--set` overrides."""
+    data: Any = {}
+    source = "--set"
+    if path is not None:
+        path = Path(path)
+        source = str(path)
+        kind = "JSON" if path.suffix == ".json" else "YAML"
+        try:
+            text = path.read_text()
+            data = json.loads(text) if kind == "JSON" else _yaml_load(text)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+        except Exception as exc:  # a parse error: name the file
+            raise ConfigError(f"{path}: not valid {kind}: {exc}") from exc
     try:
-        return from_dict(cls, data or {})
+        return from_dict(cls, apply_overrides(data or {}, overrides or []))
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _yaml_load(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
@@ -38,7 +41,8 @@ def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
     hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
                               position_ids=positions).last_hidden_state
-    return model.score(hidden).squeeze(-1)
+    # The RM stage sets reward_offset so SFT demonstrations score mean 0 (InstructGPT does this).
+    return model.score(hidden).squeeze(-1) - getattr(model.config, "reward_offset", 0.0)
 
 
 def last_token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -72,3 +76,26 @@ def weights_revision(model: torch.nn.Module) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().contiguous().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def save_atomically(out: str | Path, save: Callable[[Path], None]) -> None:
+    """Calls save(tmp_dir) on a sibling temp dir, then renames it to `out`: a killed stage leaves
+    either the old directory or the new one, never half of one."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
+    try:
+        save(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def save_model(out: str | Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Writes model (safetensors) and tokenizer to `out` atomically."""
+    def save(tmp: Path) -> None:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    save_atomically(out, save)

@@ -7,6 +7,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from rlhf.models.loading import save_atomically
+
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -34,7 +36,7 @@ def tokenizer_dir() -> Path:
 
         gguf = gguf_path()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        _save_atomically(out, tokenizer.save_pretrained)
+        save_atomically(out, tokenizer.save_pretrained)
     return out
 
 
@@ -54,21 +56,5 @@ def model_dir() -> Path:
             model.save_pretrained(tmp)
             for name in os.listdir(tokenizer_dir()):
                 (tmp / name).write_bytes((tokenizer_dir() / name).read_bytes())
-        _save_atomically(out, save)
+        save_atomically(out, save)
     return out
-
-
-def _save_atomically(out: Path, save) -> None:
-    """Writes into a sibling temp dir, then renames, so a killed conversion leaves no half cache."""
-    import shutil
-    import tempfile
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
-    try:
-        save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

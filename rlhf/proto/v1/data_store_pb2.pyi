@@ -16,11 +16,13 @@ class RecordKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORD_KIND_DEMONSTRATIONS: _ClassVar[RecordKind]
     RECORD_KIND_COMPARISONS: _ClassVar[RecordKind]
     RECORD_KIND_ROLLOUTS: _ClassVar[RecordKind]
+    RECORD_KIND_TEXT: _ClassVar[RecordKind]
 RECORD_KIND_UNSPECIFIED: RecordKind
 RECORD_KIND_PROMPTS: RecordKind
 RECORD_KIND_DEMONSTRATIONS: RecordKind
 RECORD_KIND_COMPARISONS: RecordKind
 RECORD_KIND_ROLLOUTS: RecordKind
+RECORD_KIND_TEXT: RecordKind
 
 class ObjectHeader(_message.Message):
     __slots__ = ("key", "sha256", "size", "metadata")

@@ -1,0 +1,81 @@
+"""What every stage entrypoint needs: resolving model names, seeding, a metrics log, clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rlhf.config import Config, service_address
+
+
+def resolve_model(name: str) -> Path:
+    """A model directory; "smollm2" is the bundled SmolLM2-135M-Instruct (converted once, cached)."""
+    if name == "smollm2":
+        from rlhf.models import smollm2
+
+        return smollm2.model_dir()
+    path = Path(name)
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path}: no model here (config.json missing); run the stage that writes it first")
+    return path
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def autocast(enabled: bool):
+    """bf16 autocast on CPU/GPU: about 1.8x faster here; weights and optimizer stay fp32 (pure bf16
+    weights lose small updates)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.autocast(device, dtype=torch.bfloat16, enabled=enabled)
+
+
+class MetricsLog:
+    """Appends one JSON object per step to a JSONL file and mirrors numbers into Prometheus gauges."""
+
+    def __init__(self, path: str | Path, stage: str, registry=None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.stage = stage
+        self.registry = registry
+        self._gauges: dict[str, Any] = {}
+
+    def write(self, **metrics: Any) -> None:
+        record = {"stage": self.stage, "time": time.time(), **metrics}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.registry is not None:
+            import prometheus_client as prom
+
+            for key, value in metrics.items():
+                if isinstance(value, (int, float)):
+                    if key not in self._gauges:
+                        self._gauges[key] = prom.Gauge(f"rlhf_{self.stage}_{key}", f"{self.stage} {key}",
+                                                       registry=self.registry)
+                    self._gauges[key].set(value)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def data_store(config: Config):
+    from rlhf.clients.data_store import DataStoreClient
+
+    return DataStoreClient(service_address(config, "data_store"))
+
+
+def all_records(store, record_set: str) -> list[dict]:
+    """Every record of a set, in stored order (a set is the object records/<set>.jsonl)."""
+    return [json.loads(line) for line in store.get(f"records/{record_set}.jsonl").decode().splitlines() if line]

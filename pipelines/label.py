@@ -1,0 +1,44 @@
+"""`rlhf label`: the SFT policy samples K completions per prompt and a labeler ranks them,
+producing comparison records exactly like human ones (`{"prompt", "completions", "ranking"}`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from tqdm import tqdm
+
+from pipelines.common import all_records, data_store
+from rlhf.clients.policy_inference import PolicyInferenceClient
+from rlhf.config import Config, service_address
+from rlhf.labelers import SimulatedLabeler
+from rlhf.models import format_prompt, load_tokenizer
+from pipelines.common import resolve_model
+
+
+def label(config: Config, tokenizer_model: str | None = None) -> dict[str, int]:
+    """Writes <output>/train and <output>/heldout comparison sets; returns their sizes."""
+    cfg = config.label
+    if not 2 <= cfg.k <= 9:
+        raise ValueError(f"label.k: {cfg.k} is outside 2..9")
+    tokenizer = load_tokenizer(resolve_model(tokenizer_model or config.rm.init_model))
+    labeler = SimulatedLabeler(seed=cfg.seed, noise=cfg.noise)
+    sizes = {}
+    with data_store(config) as store, \
+            PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600) as policy:
+        for split, record_set, count in (("train", cfg.prompts, cfg.num_prompts),
+                                         ("heldout", cfg.heldout_prompts, cfg.num_heldout)):
+            records = all_records(store, record_set)
+            chosen = np.random.default_rng(cfg.seed).permutation(len(records))[:count]
+            comparisons = []
+            batch = 8
+            for start in tqdm(range(0, len(chosen), batch), desc=f"label[{split}]", unit="batch"):
+                prompts = [records[i] for i in chosen[start:start + batch]]
+                prompt_ids = [tokenizer(format_prompt(tokenizer, r["prompt"]), add_special_tokens=False).input_ids
+                              for r in prompts]
+                gen = policy.generate(prompt_ids=prompt_ids, n=cfg.k, max_new_tokens=cfg.max_new_tokens,
+                                      temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + start)
+                texts = [tokenizer.decode(c.tolist(), skip_special_tokens=True) for c in gen.completion_ids]
+                for i, record in enumerate(prompts):
+                    comparisons.append(labeler.label(record, texts[i * cfg.k:(i + 1) * cfg.k]))
+            sizes[split] = store.put_records(f"{cfg.output}/{split}", "comparisons", comparisons)
+    print(f"label: {sizes} comparison records of K={cfg.k}", flush=True)
+    return sizes

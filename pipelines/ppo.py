@@ -1,0 +1,395 @@
+"""`rlhf train ppo`: PPO (and PPO-ptx) against the reward model, through the four services.
+
+One rollout step: sample prompts (data-store) -> Generate (policy-inference) -> Score and LogProbs
+concurrently (reward-scoring, reference-kl) -> own forward for old log-probs and values -> per-token
+KL rewards, GAE, whitening -> PPO epochs over minibatches (+ ptx rows) -> rank 0 pushes weights.
+Runs alone or under torchrun (RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT): DDP with gloo on CPU
+and nccl on GPU, prompts sharded by rank, only rank 0 pushes weights and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from pipelines.common import MetricsLog, all_records, autocast, data_store, resolve_model, seed_everything
+from pipelines.sft import encode_pair
+from rlhf.algos import ppo as algo
+from rlhf.clients.policy_inference import PolicyInferenceClient
+from rlhf.clients.reference_kl import ReferenceKLClient
+from rlhf.clients.reward_scoring import RewardScoringClient
+from rlhf.config import Config, service_address
+from rlhf.labelers import SimulatedLabeler
+from rlhf.models import (format_prompt, load_policy, load_reward_model, load_tokenizer, token_scores,
+                         tokenizer_fingerprint, weights_revision)
+from rlhf.models.loading import save_model
+
+
+@dataclass
+class Batch:
+    """Prompt + completion sequences, right-padded, with completion-aligned gather indices:
+    completion token j of row i sits at position prompt_len_i + j and is predicted from position
+    index[i, j] = prompt_len_i + j - 1. `mask` (B, T) marks real completion tokens."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    index: torch.Tensor
+    targets: torch.Tensor
+    mask: torch.Tensor
+
+    @classmethod
+    def build(cls, prompts: list[list[int]], completions: list[list[int]], pad_id: int) -> "Batch":
+        width = max(len(p) + len(c) for p, c in zip(prompts, completions))
+        steps = max(1, max(len(c) for c in completions))
+        rows = len(prompts)
+        input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros_like(input_ids)
+        index = torch.zeros((rows, steps), dtype=torch.long)
+        targets = torch.full((rows, steps), pad_id, dtype=torch.long)
+        mask = torch.zeros((rows, steps))
+        for i, (p, c) in enumerate(zip(prompts, completions)):
+            seq = list(p) + list(c)
+            input_ids[i, :len(seq)] = torch.tensor(seq)
+            attention_mask[i, :len(seq)] = 1
+            index[i] = (len(p) - 1 + torch.arange(steps)).clamp(max=width - 1)
+            targets[i, :len(c)] = torch.tensor(c)
+            mask[i, :len(c)] = 1
+        return cls(input_ids, attention_mask, index, targets, mask)
+
+    def rows(self, idx: torch.Tensor) -> "Batch":
+        return Batch(*(t[idx] for t in (self.input_ids, self.attention_mask, self.index, self.targets, self.mask)))
+
+
+def gather_logprobs(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+    """log pi(completion token) (B, T) from full-sequence logits (B, L, V)."""
+    picked = logits.gather(1, batch.index[..., None].expand(-1, -1, logits.shape[-1])).float()
+    return torch.log_softmax(picked, -1).gather(-1, batch.targets[..., None]).squeeze(-1)
+
+
+class TokenValues(torch.nn.Module):
+    """The value model with `token_scores` as its forward, so DDP sees (and syncs) that forward."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return token_scores(self.model, input_ids, attention_mask)
+
+
+def gather_values(values: torch.nn.Module, batch: Batch) -> torch.Tensor:
+    """V(state before completion token j) (B, T): the scalar head at the predicting position."""
+    return values(batch.input_ids, batch.attention_mask).gather(1, batch.index).float()
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun / PyTorchJob."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def all_mean(value: float, world: int) -> float:
+    if world == 1:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return tensor.item() / world
+
+
+def state_dict_bytes(model: torch.nn.Module) -> bytes:
+    """The policy as safetensors bytes (tied weights cloned so every key is stored)."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()})
+
+
+class Trainer:
+    def __init__(self, config: Config):
+        self.config = config
+        self.cfg = cfg = config.ppo
+        self.rank, self.world = distributed()
+        if cfg.prompts_per_step % self.world:
+            raise ValueError(f"ppo.prompts_per_step={cfg.prompts_per_step} must divide evenly across "
+                             f"{self.world} workers")
+        seed_everything(cfg.seed + self.rank)
+        init = resolve_model(cfg.init_model)
+        self.tokenizer = load_tokenizer(init)
+        self.policy = load_policy(init).train()
+        self.value_model = load_reward_model(resolve_model(cfg.value_model)).train()
+        self.values = TokenValues(self.value_model)
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.policy_ddp, self.value_ddp = DDP(self.policy), DDP(self.values)
+        else:
+            self.policy_ddp, self.value_ddp = self.policy, self.values
+        self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+        self.value_opt = torch.optim.AdamW(self.value_model.parameters(), lr=cfg.value_learning_rate,
+                                           weight_decay=0.0)
+        self.kl_ctl = (algo.AdaptiveKLController(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl
+                       else algo.FixedKLController(cfg.kl_coef))
+        self.store = data_store(config)
+        self.policy_client = PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600)
+        self.reward_client = RewardScoringClient(service_address(config, "reward_scoring"), timeout=300)
+        self.reference_client = ReferenceKLClient(service_address(config, "reference_kl"), timeout=300)
+        self.step = 0
+        self.cursor = 0
+        self.ptx_cursor = 0
+        self.sft_texts: list[str] | None = None  # held-out SFT completions the win rate compares with
+        self.output = Path(cfg.output_dir)
+        registry = None
+        if self.rank == 0 and cfg.metrics_port >= 0:
+            import prometheus_client as prom
+
+            registry = prom.CollectorRegistry()
+            prom.start_http_server(cfg.metrics_port, registry=registry)
+        self.log = MetricsLog(self.output.parent / f"{self.output.name}_metrics.jsonl", "ppo", registry)
+        self.checkpoint_prefix = f"checkpoints/{cfg.run_name}"
+
+    # ---- services -------------------------------------------------------------------------------
+    def check_tokenizers(self) -> None:
+        """Refuse to start when the services tokenize differently from the trainer."""
+        mine = tokenizer_fingerprint(self.tokenizer)
+        for name, client in (("policy-inference", self.policy_client), ("reference-kl", self.reference_client)):
+            theirs = client.info().tokenizer_fingerprint
+            if theirs != mine:
+                raise RuntimeError(f"{name} serves a model with another tokenizer ({theirs[:12]} != {mine[:12]}); "
+                                   "point it at the SFT model the trainer starts from")
+
+    def push_weights(self) -> int:
+        """Rank 0 streams the policy to policy-inference; everyone waits so the next rollout uses it."""
+        version = 0
+        if self.rank == 0:
+            current = self.policy_client.info().version
+            version = self.policy_client.update_weights(state_dict_bytes(self.policy), version=current + 1)
+        if self.world > 1:
+            dist.barrier()
+        return version
+
+    # ---- checkpoints ----------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        if self.rank == 0:
+            state = {
+                "step": self.step, "cursor": self.cursor, "ptx_cursor": self.ptx_cursor,
+                "policy": self.policy.state_dict(), "value": self.value_model.state_dict(),
+                "policy_opt": self.policy_opt.state_dict(), "value_opt": self.value_opt.state_dict(),
+                "kl_ctl": self.kl_ctl.state_dict(), "sft_texts": self.sft_texts,
+                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
+            }
+            buffer = io.BytesIO()
+            torch.save(state, buffer)
+            key = f"{self.checkpoint_prefix}/step-{self.step:06d}.pt"
+            info = self.store.put(key, buffer.getvalue())
+            # The pointer is written last: a crash before it leaves the previous checkpoint current.
+            self.store.put(f"{self.checkpoint_prefix}/latest.json",
+                           json.dumps({"step": self.step, "key": key, "sha256": info.sha256}).encode())
+        if self.world > 1:
+            dist.barrier()
+
+    def load_checkpoint(self) -> bool:
+        try:
+            pointer = json.loads(self.store.get(f"{self.checkpoint_prefix}/latest.json"))
+        except Exception as exc:  # no checkpoint yet
+            if "NOT_FOUND" in str(exc):
+                return False
+            raise
+        state = torch.load(io.BytesIO(self.store.get(pointer["key"])), weights_only=False)
+        self.policy.load_state_dict(state["policy"])
+        self.value_model.load_state_dict(state["value"])
+        self.policy_opt.load_state_dict(state["policy_opt"])
+        self.value_opt.load_state_dict(state["value_opt"])
+        self.kl_ctl.load_state_dict(state["kl_ctl"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        self.step, self.cursor, self.ptx_cursor = state["step"], state["cursor"], state["ptx_cursor"]
+        self.sft_texts = state["sft_texts"]
+        print(f"ppo: resumed {self.cfg.run_name} at step {self.step} from {pointer['key']}", flush=True)
+        return True
+
+    # ---- one rollout step -----------------------------------------------------------------------
+    def my_shard(self, records: list) -> list:
+        per = len(records) // self.world
+        return records[self.rank * per:(self.rank + 1) * per]
+
+    def rollout(self) -> dict:
+        cfg, tok = self.cfg, self.tokenizer
+        records, self.cursor = self.store.sample_records(cfg.prompts, cfg.prompts_per_step, cfg.seed, self.cursor)
+        records = self.my_shard(records)
+        prompt_ids = [tok(format_prompt(tok, r["prompt"]), add_special_tokens=False).input_ids for r in records]
+        t0 = time.perf_counter()
+        gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
+                                          temperature=cfg.temperature,
+                                          seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
+        completions = [c.tolist() for c in gen.completion_ids]
+        texts = [tok.decode(c, skip_special_tokens=True) for c in completions]
+        t1 = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:  # reward and reference at the same time
+            scores = pool.submit(self.reward_client.score, [r["prompt"] for r in records], texts)
+            reference = pool.submit(self.reference_client.logprobs, [p + c for p, c in zip(prompt_ids, completions)],
+                                    [len(p) for p in prompt_ids])
+            scores, reference = scores.result(), reference.result()
+        t2 = time.perf_counter()
+        batch = Batch.build(prompt_ids, completions, tok.pad_token_id)
+        pad = lambda arrays: torch.stack([torch.nn.functional.pad(torch.tensor(a, dtype=torch.float32),
+                                                                  (0, batch.mask.shape[1] - len(a))) for a in arrays])
+        return {"records": records, "texts": texts, "batch": batch, "scores": torch.tensor(scores),
+                "ref_logprobs": pad(reference.logprobs), "gen_logprobs": pad(gen.logprobs),
+                "time_generate": t1 - t0, "time_score_reference": t2 - t1}
+
+    def ptx_rows(self, n: int) -> list[list[int]]:
+        records, self.ptx_cursor = self.store.sample_records(self.cfg.ptx_data, n * self.world, self.cfg.seed,
+                                                             self.ptx_cursor)
+        return [self.tokenizer(r["text"], add_special_tokens=False).input_ids[:self.cfg.max_length]
+                for r in self.my_shard(records)]
+
+    def train_step(self) -> dict:
+        cfg = self.cfg
+        step_start = time.perf_counter()
+        data = self.rollout()
+        batch = data["batch"]
+        mask = batch.mask
+        t0 = time.perf_counter()
+        with torch.no_grad(), autocast(cfg.bf16_autocast):
+            old_logprobs = gather_logprobs(self.policy(input_ids=batch.input_ids,
+                                                       attention_mask=batch.attention_mask).logits, batch)
+            old_values = gather_values(self.values, batch)
+        old_logprobs, old_values = old_logprobs.float(), old_values.float()
+        drift = algo.masked_mean((data["gen_logprobs"] - old_logprobs).abs(), mask).item()
+        rewards = algo.kl_penalty_rewards(data["scores"], old_logprobs, data["ref_logprobs"], mask, self.kl_ctl.value)
+        advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
+        advantages = algo.masked_whiten(advantages, mask)
+        sequence_kl = ((old_logprobs - data["ref_logprobs"]) * mask).sum(1)
+
+        stats: dict[str, list[float]] = {}
+        rows = mask.shape[0]
+        for epoch in range(cfg.ppo_epochs):
+            # Derived, not drawn: the same step gives the same minibatches after a resume.
+            order = torch.randperm(rows, generator=torch.Generator().manual_seed(
+                (cfg.seed * 1_000_003 + self.step) * 97 + epoch * 7 + self.rank))
+            for start in range(0, rows, cfg.minibatch_size):
+                idx = order[start:start + cfg.minibatch_size]
+                mb = batch.rows(idx)
+                ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else []
+                # One forward for PPO rows and ptx rows together (DDP allows one forward per backward).
+                input_ids, attention_mask = mb.input_ids, mb.attention_mask
+                if ptx:
+                    ptx_batch = Batch.build([r[:1] for r in ptx], [r[1:] for r in ptx], self.tokenizer.pad_token_id)
+                    width = max(input_ids.shape[1], ptx_batch.input_ids.shape[1])
+                    widen = lambda t, v: torch.nn.functional.pad(t, (0, width - t.shape[1]), value=v)
+                    input_ids = torch.cat([widen(input_ids, self.tokenizer.pad_token_id),
+                                           widen(ptx_batch.input_ids, self.tokenizer.pad_token_id)])
+                    attention_mask = torch.cat([widen(attention_mask, 0), widen(ptx_batch.attention_mask, 0)])
+                with autocast(cfg.bf16_autocast):
+                    logits = self.policy_ddp(input_ids=input_ids, attention_mask=attention_mask).logits
+                    values = gather_values(self.value_ddp, mb)
+                logprobs = gather_logprobs(logits[:len(idx)], mb)
+                pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx], mb.mask,
+                                                     cfg.clip_range)
+                vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mb.mask,
+                                                    cfg.value_clip_range)
+                loss = pg_loss + cfg.value_coef * vf_loss
+                if ptx:
+                    ptx_loss = algo.ptx_loss(logits[len(idx):], input_ids[len(idx):], attention_mask[len(idx):])
+                    loss = loss + cfg.ptx_coef * ptx_loss
+                    stats.setdefault("ptx_loss", []).append(ptx_loss.item())
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(self.value_model.parameters(), cfg.max_grad_norm)
+                self.policy_opt.step()
+                self.value_opt.step()
+                self.policy_opt.zero_grad(set_to_none=True)
+                self.value_opt.zero_grad(set_to_none=True)
+                for key, value in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
+                                   **pg_stats, **vf_stats}.items():
+                    stats.setdefault(key, []).append(float(value))
+        t1 = time.perf_counter()
+        mean_kl = all_mean(sequence_kl.mean().item(), self.world)
+        kl_coef = self.kl_ctl.value
+        self.kl_ctl.update(mean_kl, cfg.prompts_per_step)
+        self.step += 1
+        version = self.push_weights()
+        t2 = time.perf_counter()
+        if self.rank == 0:
+            self.store.put_records(f"rollouts/{cfg.run_name}", "rollouts", [
+                {"step": self.step, "prompt": r["prompt"], "completion": text, "reward": float(score)}
+                for r, text, score in zip(data["records"], data["texts"], data["scores"])], append=True)
+        return {
+            "step": self.step, "reward_mean": all_mean(data["scores"].mean().item(), self.world),
+            "kl": mean_kl, "kl_coef": kl_coef,
+            "non_score_reward": all_mean((rewards.sum(1) - data["scores"]).mean().item(), self.world),
+            "response_length": mask.sum(1).mean().item(), "logprob_drift": drift, "policy_version": version,
+            **{k: float(np.mean(v)) for k, v in stats.items()},
+            "time_generate": data["time_generate"], "time_score_reference": data["time_score_reference"],
+            "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,
+        }
+
+    # ---- in-training evaluation (for the win-rate plot) -----------------------------------------
+    def eval_win_rate(self, heldout: list[dict], sft_texts: list[str] | None) -> tuple[float, list[str]]:
+        """Rank 0: win rate of the current policy against the SFT completions on held-out prompts."""
+        tok = self.tokenizer
+        prompt_ids = [tok(format_prompt(tok, r["prompt"]), add_special_tokens=False).input_ids for r in heldout]
+        gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=self.cfg.max_new_tokens,
+                                          temperature=0.7, seed=self.cfg.seed + 7)
+        texts = [tok.decode(c.tolist(), skip_special_tokens=True) for c in gen.completion_ids]
+        if sft_texts is None:
+            return 0.5, texts
+        labeler = SimulatedLabeler(seed=self.cfg.seed)
+        wins = [labeler.rank(r, [mine, ref])[0] == 0 for r, mine, ref in zip(heldout, texts, sft_texts)]
+        return float(np.mean(wins)), sft_texts
+
+    def run(self) -> Path:
+        cfg = self.cfg
+        self.check_tokenizers()
+        if not (cfg.resume and self.load_checkpoint()):
+            self.step = 0
+        self.push_weights()  # the service serves exactly the trainer's policy from here on
+        heldout = []
+        if self.rank == 0 and cfg.eval_every > 0:
+            heldout = all_records(self.store, cfg.eval_prompts)[:cfg.eval_size]
+            if self.sft_texts is None:  # step 0: the policy is still the SFT model
+                _, self.sft_texts = self.eval_win_rate(heldout, None)
+        progress = tqdm(range(self.step, cfg.steps), desc=f"ppo[{cfg.run_name}]", unit="step",
+                        disable=self.rank != 0, initial=self.step, total=cfg.steps)
+        for _ in progress:
+            metrics = self.train_step()
+            if heldout and self.step % cfg.eval_every == 0:
+                metrics["win_rate"], _ = self.eval_win_rate(heldout, self.sft_texts)
+            if self.rank == 0:
+                self.log.write(**metrics)
+                progress.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl']:.3f}")
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == cfg.steps:
+                self.save_checkpoint()
+        # Every rank prints its weights' digest: DDP replicas that drifted apart show up here.
+        print(f"ppo: rank {self.rank} policy revision {weights_revision(self.policy)}", flush=True)
+        if self.rank == 0:
+            save_model(self.output, self.policy.eval(), self.tokenizer)
+            print(f"ppo: wrote {self.output} after {self.step} steps", flush=True)
+        return self.output
+
+    def close(self) -> None:
+        for client in (self.store, self.policy_client, self.reward_client, self.reference_client):
+            client.close()
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def train_ppo(config: Config) -> Path:
+    trainer = Trainer(config)
+    try:
+        return trainer.run()
+    finally:
+        trainer.close()

@@ -1,0 +1,268 @@
+"""Regenerates the demo data in this folder from the hand-written content in demo_sources.py and
+demo_prose.py. Deterministic (one seeded RNG), so the committed files are exactly what this
+script writes; tests/unit/test_demo_data.py re-runs it and compares.
+
+    .venv/bin/python -m rlhf.data.demo.make_demo_data [--out DIR]
+
+Prompts are question x constraints: each constraint is stated in words in the prompt and is one
+the simulated labeler can verify (rlhf/labelers/constraints.py). Demonstrations are assembled from
+the subject's facts to satisfy every constraint, and the script refuses to write one that the
+checker rejects. Constraint values are kept within what a 135M-parameter model can do: short
+answers (10-60 words), 2-5 bullets, 1-4 sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from rlhf.data.demo.demo_prose import PARAGRAPHS
+from rlhf.data.demo.demo_sources import CLOSERS, EXCLUDABLE_WORDS, HELDOUT_QUESTIONS, OPENERS, TRAIN_SUBJECTS
+from rlhf.labelers.constraints import check, words
+
+SEED = 2022
+PROMPTS_PER_TRAIN_SUBJECT = 3
+DEMONSTRATIONS_PER_TRAIN_SUBJECT = 2
+HELDOUT_TEXT_FRACTION = 0.2
+
+# How a prompt states each constraint; `{s}` pluralises the unit.
+PHRASINGS: dict[str, tuple[str, ...]] = {
+    "max_words": ("Answer in at most {value} words.", "Keep it to {value} words or fewer.",
+                  "Use no more than {value} words."),
+    "min_words": ("Write at least {value} words.", "Use at least {value} words."),
+    "bullet_count": ("Answer with exactly {value} bullet points.", "Give exactly {value} bullet points."),
+    "sentence_count": ("Answer in exactly {value} sentence{s}.", "Write exactly {value} sentence{s}."),
+    "lowercase": ("Write your whole answer in lowercase letters.", "Use only lowercase letters."),
+    "uppercase": ("Write your whole answer in capital letters.", "Use only capital letters."),
+    "include_word": ("Mention the word '{value}'.", "Include the word '{value}'."),
+    "exclude_word": ("Do not use the word '{value}'.", "Avoid the word '{value}'."),
+    "start_with": ("Start your answer with '{value}'.", "Begin with the words '{value}'."),
+    "end_with": ("End your answer with '{value}'.", "Finish with the phrase '{value}'."),
+    "no_commas": ("Do not use any commas.", "Avoid commas entirely."),
+}
+# Relative frequency of each type; length limits and bullets are the demo's headline constraints.
+TYPE_WEIGHTS: dict[str, float] = {
+    "max_words": 3.0, "min_words": 1.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 1.5,
+    "uppercase": 1.0, "include_word": 2.0, "exclude_word": 1.5, "start_with": 1.0, "end_with": 1.5,
+    "no_commas": 1.0,
+}
+# At most one type per group: the others would contradict each other or make a prompt unreadable.
+GROUPS: dict[str, str] = {
+    "max_words": "length", "min_words": "length",
+    "bullet_count": "shape", "sentence_count": "shape",
+    "lowercase": "case", "uppercase": "case",
+}
+CONSTRAINT_COUNT_WEIGHTS = {1: 0.25, 2: 0.45, 3: 0.30}
+
+
+def _mentions(text: str, word: str) -> bool:
+    return check({"type": "include_word", "value": word}, text)
+
+
+def _sample_types(rng: random.Random) -> list[str]:
+    count = rng.choices(list(CONSTRAINT_COUNT_WEIGHTS), weights=list(CONSTRAINT_COUNT_WEIGHTS.values()))[0]
+    chosen: list[str] = []
+    while len(chosen) < count:
+        taken_groups = {GROUPS.get(kind) for kind in chosen}
+        options = [kind for kind in TYPE_WEIGHTS
+                   if kind not in chosen and (GROUPS.get(kind) is None or GROUPS[kind] not in taken_groups)]
+        chosen.append(rng.choices(options, weights=[TYPE_WEIGHTS[kind] for kind in options])[0])
+    return chosen
+
+
+def _sample_value(rng: random.Random, kind: str, keywords: tuple[str, ...], excludable: list[str]):
+    """A value for `kind`, or None when the type takes none (or nothing fits this subject)."""
+    if kind == "max_words":
+        return rng.randrange(10, 61, 5)
+    if kind == "min_words":
+        return rng.randrange(15, 41, 5)
+    if kind == "bullet_count":
+        return rng.randint(2, 5)
+    if kind == "sentence_count":
+        return rng.randint(1, 4)
+    if kind == "include_word":
+        return rng.choice(keywords)
+    if kind == "exclude_word":
+        return rng.choice(excludable)
+    if kind == "start_with":
+        return rng.choice(OPENERS)
+    if kind == "end_with":
+        return rng.choice(CLOSERS)
+    return None
+
+
+def _plausible(constraints: list[dict]) -> bool:
+    """Whether a short answer can meet all constraints at once: roughly 7 words per bullet or
+    sentence, plus the opener and closer, must fit under any word limit."""
+    values = {c["type"]: c.get("value") for c in constraints}
+    units = values.get("bullet_count") or values.get("sentence_count") or 1
+    needed = 7 * units + 4 * ("start_with" in values) + 3 * ("end_with" in values)
+    if values.get("max_words", needed) < needed:
+        return False
+    if values.get("sentence_count") == 1 and "end_with" in values:
+        return False
+    return values.get("min_words", 0) <= 12 * units + 12
+
+
+def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, ...],
+                        facts: tuple[str, ...] = ()) -> list[dict]:
+    """1-3 compatible constraints; forbidden words never occur in the question, keywords or facts,
+    so forbidding them asks for restraint, not for contradicting the topic."""
+    context = " ".join((question, *keywords, *facts))
+    excludable = [word for word in EXCLUDABLE_WORDS if not _mentions(context, word)]
+    while True:
+        constraints = []
+        for kind in _sample_types(rng):
+            value = _sample_value(rng, kind, keywords, excludable)
+            constraints.append({"type": kind} if value is None else {"type": kind, "value": value})
+        if _plausible(constraints):
+            return constraints
+
+
+def render_prompt(rng: random.Random, question: str, constraints: list[dict]) -> str:
+    """The question followed by one sentence per constraint."""
+    parts = [question]
+    for constraint in constraints:
+        value = constraint.get("value")
+        template = rng.choice(PHRASINGS[constraint["type"]])
+        parts.append(template.format(value=value, s="" if value == 1 else "s"))
+    return " ".join(parts)
+
+
+def _select_facts(facts: tuple[str, ...], count: int, include: str | None) -> list[str]:
+    """The first `count` facts in order, swapping the last for the first fact that mentions
+    `include` when none of them does."""
+    chosen = list(facts[:count])
+    if include and not any(_mentions(fact, include) for fact in chosen):
+        chosen[-1] = next(fact for fact in facts if _mentions(fact, include))
+    return chosen
+
+
+def compose(facts: tuple[str, ...], constraints: list[dict], preferred: int) -> str | None:
+    """An answer built from `facts` that satisfies every constraint, or None if none can be
+    built. Tries `preferred` facts first when neither bullets nor sentences are counted."""
+    values = {c["type"]: c.get("value") for c in constraints}
+    opener = values.get("start_with")
+    closer = f"{values['end_with']}." if "end_with" in values else None
+    if "bullet_count" in values:
+        counts = [values["bullet_count"]]
+    elif "sentence_count" in values:
+        counts = [values["sentence_count"] - (closer is not None)]
+    else:
+        counts = [preferred] + [n for n in range(len(facts), 0, -1) if n != preferred]
+    for count in counts:
+        if not 1 <= count <= len(facts):
+            continue
+        chosen = _select_facts(facts, count, values.get("include_word"))
+        if "bullet_count" in values:
+            lines = ([f"{opener}:"] if opener else []) + [f"- {fact}" for fact in chosen] + ([closer] if closer else [])
+            text = "\n".join(lines)
+        else:
+            text = " ".join(([f"{opener}:"] if opener else []) + chosen + ([closer] if closer else []))
+        if "lowercase" in values:
+            text = text.lower()
+        if "uppercase" in values:
+            text = text.upper()
+        if all(check(constraint, text) for constraint in constraints):
+            return text
+    return None
+
+
+def _check_sources() -> None:
+    """Fail early on hand-written content that would break the guarantees above."""
+    for subjects in TRAIN_SUBJECTS.values():
+        for question, keywords, facts in subjects:
+            for fact in facts:
+                if "," in fact or not fact.endswith(".") or len(words(fact)) > 14:
+                    raise ValueError(f"fact must be one short comma-free sentence: {fact!r}")
+            for keyword in keywords:
+                if not any(_mentions(fact, keyword) for fact in facts):
+                    raise ValueError(f"keyword {keyword!r} of {question!r} occurs in none of its facts")
+
+
+def build_train(rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """(train prompt records, demonstrations). Every train prompt has a valid demonstration
+    available; the first DEMONSTRATIONS_PER_TRAIN_SUBJECT prompts of each subject get one."""
+    entries = []
+    seen: set[str] = set()
+    for subjects in TRAIN_SUBJECTS.values():
+        for question, keywords, facts in subjects:
+            made = 0
+            while made < PROMPTS_PER_TRAIN_SUBJECT:
+                constraints = _sample_constraints(rng, question, keywords, facts)
+                prompt = render_prompt(rng, question, constraints)
+                completion = compose(facts, constraints, preferred=rng.choice((2, 3)))
+                if completion is None or prompt in seen:
+                    continue
+                seen.add(prompt)
+                entries.append((prompt, constraints, completion if made < DEMONSTRATIONS_PER_TRAIN_SUBJECT else None))
+                made += 1
+    rng.shuffle(entries)
+    prompts = [{"id": f"train-{i:04d}", "prompt": prompt, "constraints": constraints}
+               for i, (prompt, constraints, _) in enumerate(entries)]
+    demonstrations = [{"prompt": prompt, "completion": completion}
+                      for prompt, _, completion in entries if completion is not None]
+    return prompts, demonstrations
+
+
+def build_heldout(rng: random.Random) -> list[dict]:
+    """One prompt per held-out question; these questions share nothing with the train subjects."""
+    entries = []
+    for questions in HELDOUT_QUESTIONS.values():
+        for question, keywords in questions:
+            constraints = _sample_constraints(rng, question, keywords)
+            entries.append((render_prompt(rng, question, constraints), constraints))
+    rng.shuffle(entries)
+    return [{"id": f"heldout-{i:04d}", "prompt": prompt, "constraints": constraints}
+            for i, (prompt, constraints) in enumerate(entries)]
+
+
+def split_general_text(rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """(train, heldout) `{"text"}` records: a seeded HELDOUT_TEXT_FRACTION of the paragraphs is
+    held out to measure the alignment tax, the rest feeds the PPO-ptx loss."""
+    order = list(range(len(PARAGRAPHS)))
+    rng.shuffle(order)
+    cut = round(len(order) * HELDOUT_TEXT_FRACTION)
+    heldout = sorted(order[:cut])
+    train = sorted(order[cut:])
+    return [{"text": PARAGRAPHS[i]} for i in train], [{"text": PARAGRAPHS[i]} for i in heldout]
+
+
+def _write_jsonl(path: Path, records: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_demo_data(out_dir: Path) -> dict[str, int]:
+    """Writes every demo file into `out_dir` and returns the record count of each."""
+    _check_sources()
+    rng = random.Random(SEED)
+    train, demonstrations = build_train(rng)
+    heldout = build_heldout(rng)
+    general_train, general_heldout = split_general_text(rng)
+    files = {
+        "prompts_train.jsonl": train,
+        "prompts_heldout.jsonl": heldout,
+        "demonstrations.jsonl": demonstrations,
+        "general_train.jsonl": general_train,
+        "general_heldout.jsonl": general_heldout,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, records in files.items():
+        _write_jsonl(out_dir / name, records)
+    return {name: len(records) for name, records in files.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args(argv)
+    for name, count in write_demo_data(args.out).items():
+        print(f"{count:5d}  {args.out / name}")
+
+
+if __name__ == "__main__":
+    main()

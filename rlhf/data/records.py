@@ -1,0 +1,282 @@
+"""Typed JSONL record sets: parsing with line-numbered errors, deterministic resumable sampling,
+and `RecordSets`, which keeps named sets as objects `records/<set>.jsonl` in an ObjectStore.
+
+Record kinds (extra fields are kept unless said otherwise):
+  prompts         {"prompt": str, "constraints"?: list, "id"?: ...}
+  demonstrations  {"prompt": str, "completion": str}
+  comparisons     {"prompt": str, "completions": [K strings, 2 <= K <= 9], "ranking": [indices, best first]}
+                  or {"prompt", "chosen", "rejected"}, stored as completions [chosen, rejected], ranking [0, 1]
+  rollouts        {"step": int, "prompt": str, "completion": str, "reward": float}
+  text            {"text": str}: pretraining text for PPO-ptx and the alignment tax
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlhf.storage import ObjectStore
+
+MIN_K, MAX_K = 2, 9
+MAX_SAMPLE = 100_000   # records per SampleRecords call: keeps a reply well under the message limit
+_SET_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+
+
+class RecordKind(str, enum.Enum):
+    PROMPTS = "prompts"
+    DEMONSTRATIONS = "demonstrations"
+    COMPARISONS = "comparisons"
+    ROLLOUTS = "rollouts"
+    TEXT = "text"
+
+
+class RecordError(ValueError):
+    """A record set or a request about one is invalid; the message names the source, line and field."""
+
+
+def _kind(kind: RecordKind | str) -> RecordKind:
+    try:
+        return RecordKind(kind)
+    except ValueError:
+        raise RecordError(f"kind {kind!r}: expected one of {', '.join(k.value for k in RecordKind)}") from None
+
+
+def _string(record: dict, name: str, where: str, *, empty_ok: bool = False) -> str:
+    if name not in record:
+        raise RecordError(f"{where}: field '{name}' is missing")
+    value = record[name]
+    if not isinstance(value, str):
+        raise RecordError(f"{where}: field '{name}' must be a string, got {type(value).__name__}")
+    if not empty_ok and not value.strip():
+        raise RecordError(f"{where}: field '{name}' is empty")
+    return value
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _prompt(record: dict, where: str) -> dict:
+    _string(record, "prompt", where)
+    if "constraints" in record and not isinstance(record["constraints"], list):
+        raise RecordError(f"{where}: field 'constraints' must be a list, got {type(record['constraints']).__name__}")
+    return record
+
+
+def _demonstration(record: dict, where: str) -> dict:
+    _string(record, "prompt", where)
+    _string(record, "completion", where)
+    return record
+
+
+def _comparison(record: dict, where: str) -> dict:
+    _string(record, "prompt", where)
+    if "completions" not in record and ("chosen" in record or "rejected" in record):
+        chosen = _string(record, "chosen", where, empty_ok=True)
+        rejected = _string(record, "rejected", where, empty_ok=True)
+        rest = {k: v for k, v in record.items() if k not in ("chosen", "rejected")}
+        return {**rest, "completions": [chosen, rejected], "ranking": [0, 1]}
+    if "completions" not in record:
+        raise RecordError(f"{where}: field 'completions' is missing (or give 'chosen' and 'rejected')")
+    completions = record["completions"]
+    if not isinstance(completions, list) or not all(isinstance(c, str) for c in completions):
+        raise RecordError(f"{where}: field 'completions' must be a list of strings")
+    k = len(completions)
+    if not MIN_K <= k <= MAX_K:
+        raise RecordError(f"{where}: field 'completions' holds {k} completions; a comparison ranks {MIN_K} to {MAX_K}")
+    if "ranking" not in record:
+        raise RecordError(f"{where}: field 'ranking' is missing")
+    ranking = record["ranking"]
+    if not isinstance(ranking, list) or not all(_integer(r) for r in ranking) or sorted(ranking) != list(range(k)):
+        raise RecordError(f"{where}: field 'ranking' must be a permutation of 0..{k - 1} (best first), got {ranking!r}")
+    return record
+
+
+def _rollout(record: dict, where: str) -> dict:
+    if "step" not in record:
+        raise RecordError(f"{where}: field 'step' is missing")
+    if not _integer(record["step"]) or record["step"] < 0:
+        raise RecordError(f"{where}: field 'step' must be a non-negative integer, got {record['step']!r}")
+    _string(record, "prompt", where)
+    _string(record, "completion", where, empty_ok=True)
+    if "reward" not in record:
+        raise RecordError(f"{where}: field 'reward' is missing")
+    reward = record["reward"]
+    if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+        raise RecordError(f"{where}: field 'reward' must be a finite number, got {reward!r}")
+    return {**record, "reward": float(reward)}
+
+
+def _text(record: dict, where: str) -> dict:
+    _string(record, "text", where)
+    return record
+
+
+_VALIDATORS = {
+    RecordKind.PROMPTS: _prompt,
+    RecordKind.DEMONSTRATIONS: _demonstration,
+    RecordKind.COMPARISONS: _comparison,
+    RecordKind.ROLLOUTS: _rollout,
+    RecordKind.TEXT: _text,
+}
+
+
+def validate(record: Any, kind: RecordKind | str, where: str = "record") -> dict:
+    """Checks one record of `kind` and returns its normal form (pairwise comparisons become K=2)."""
+    if not isinstance(record, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    return _VALIDATORS[_kind(kind)](record, where)
+
+
+def parse_jsonl(data: bytes | str, kind: RecordKind | str, source: str = "jsonl") -> list[dict]:
+    """Parses and validates JSON Lines of `kind`; blank lines are skipped. The first bad line
+    raises RecordError naming `source`, the 1-based line number and the field."""
+    kind = _kind(kind)
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise RecordError(f"{source} line {line}: not valid UTF-8 (byte {exc.start})") from None
+    records = []
+    # Split on "\n" only: str.splitlines would also split inside strings holding U+2028 and friends.
+    for number, line in enumerate(data.split("\n"), 1):
+        if not line.strip():
+            continue
+        where = f"{source} line {number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        records.append(validate(record, kind, where))
+    return records
+
+
+def load_jsonl(path: str | Path, kind: RecordKind | str) -> list[dict]:
+    """Parses a local JSONL file; errors name the file's path and line."""
+    return parse_jsonl(Path(path).read_bytes(), kind, source=str(path))
+
+
+def dump_jsonl(records: list[dict]) -> bytes:
+    """One compact JSON object per line. ASCII-escaped, so any line splitter reads it back."""
+    return b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records)
+
+
+def _epoch_order(size: int, seed: int, epoch: int) -> np.ndarray:
+    # PCG64 seeded through SeedSequence([seed, epoch]) gives the same permutation on every machine.
+    return np.random.Generator(np.random.PCG64([seed, epoch])).permutation(size)
+
+
+def sample(records_count: int, n: int, seed: int, cursor: int) -> tuple[list[int], int]:
+    """Indices at positions cursor .. cursor+n-1 of the stream under `seed`, and the next cursor.
+
+    The stream is epoch after epoch, each a permutation of range(records_count) seeded by
+    (seed, epoch), so every record appears once per epoch and sampling n then m from the returned
+    cursor equals sampling n + m.
+    """
+    if records_count <= 0:
+        raise RecordError("set: has no records to sample")
+    if n < 0 or cursor < 0 or seed < 0:
+        raise RecordError("n, seed and cursor must be non-negative")
+    indices: list[int] = []
+    position = cursor
+    while len(indices) < n:
+        epoch, offset = divmod(position, records_count)
+        take = min(n - len(indices), records_count - offset)
+        indices.extend(_epoch_order(records_count, seed, epoch)[offset:offset + take].tolist())
+        position += take
+    return indices, position
+
+
+def check_set_name(name: str) -> str:
+    if not name:
+        raise RecordError("set: must not be empty")
+    if not _SET_NAME.fullmatch(name) or any(part.startswith(".") for part in name.split("/")):
+        raise RecordError(f"set {name!r}: use letters, digits, '_', '-', '.' and '/' between non-hidden parts")
+    return name
+
+
+class RecordSets:
+    """Named record sets kept as objects `records/<set>.jsonl` (kind in the object's metadata).
+
+    Writes validate every line before anything is stored. Parsed sets are cached by the object's
+    sha256, so sampling reads a set from the store only after it changes.
+    """
+
+    def __init__(self, store: ObjectStore, cache_size: int = 16):
+        self.store = store
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[RecordKind, list[dict]]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # appends read, extend and rewrite a set
+
+    @staticmethod
+    def key(name: str) -> str:
+        return f"records/{check_set_name(name)}.jsonl"
+
+    def put(self, name: str, kind: RecordKind | str, data: bytes | str, append: bool = False) -> int:
+        """Stores (or appends to) a set; returns the number of records in it afterwards."""
+        key, kind = self.key(name), _kind(kind)
+        records = parse_jsonl(data, kind, source="jsonl")
+        if not records:
+            raise RecordError("jsonl: holds no records")
+        with self._write_lock:
+            if append:
+                try:
+                    old_kind, old = self.load(name)
+                except RecordError:  # no such set yet: appending creates it
+                    old_kind, old = kind, []
+                if old_kind != kind:
+                    raise RecordError(f"kind: set {name!r} holds {old_kind.value}, cannot append {kind.value}")
+                records = old + records
+            data = dump_jsonl(records)
+            info = self.store.put_bytes(key, data, metadata={"kind": kind.value, "count": str(len(records))})
+        self._remember(info.sha256, kind, records)
+        return len(records)
+
+    def load(self, name: str) -> tuple[RecordKind, list[dict]]:
+        """A set's kind and records; RecordError naming 'set' if there is no such set."""
+        key = self.key(name)
+        try:
+            info = self.store.stat(key)
+        except FileNotFoundError:
+            raise RecordError(f"set {name!r}: no such record set") from None
+        with self._cache_lock:
+            if info.sha256 in self._cache:
+                self._cache.move_to_end(info.sha256)
+                return self._cache[info.sha256]
+        try:
+            data = self.store.get_bytes(key)
+        except FileNotFoundError:  # deleted since the stat
+            raise RecordError(f"set {name!r}: no such record set") from None
+        if info.metadata.get("kind") not in {k.value for k in RecordKind}:
+            raise RecordError(f"set {name!r}: {key} carries no record kind in its metadata")
+        kind = RecordKind(info.metadata["kind"])
+        records = parse_jsonl(data, kind, source=key)
+        # Key by the bytes actually read: the object may have been replaced after the stat.
+        self._remember(hashlib.sha256(data).hexdigest(), kind, records)
+        return kind, records
+
+    def sample(self, name: str, n: int, seed: int, cursor: int) -> tuple[list[dict], int, int, RecordKind]:
+        """(records, next_cursor, set size, kind) for positions cursor .. cursor+n-1 under `seed`."""
+        if not 1 <= n <= MAX_SAMPLE:
+            raise RecordError(f"n: {n} records asked; ask for 1 to {MAX_SAMPLE} at a time")
+        kind, records = self.load(name)
+        indices, next_cursor = sample(len(records), n, seed, cursor)
+        return [records[i] for i in indices], next_cursor, len(records), kind
+
+    def _remember(self, sha256: str, kind: RecordKind, records: list[dict]) -> None:
+        with self._cache_lock:
+            self._cache[sha256] = (kind, records)
+            self._cache.move_to_end(sha256)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)

@@ -1,0 +1,40 @@
+"""Who ranks completions: the interface every labeler implements, and the comparison record it
+produces.
+
+The reward model only ever sees comparison records, so a simulated labeler (the demo) and human
+labelers (a file-based or web queue later) are interchangeable behind `Labeler.rank`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+def validate_ranking(ranking: list[int], k: int) -> None:
+    """Raise ValueError unless `ranking` is a permutation of range(k): a labeler that drops or
+    repeats a completion would silently corrupt the C(K,2) pairs the reward model trains on."""
+    if sorted(ranking) != list(range(k)):
+        raise ValueError(f"ranking {ranking!r} is not a permutation of range({k})")
+
+
+def comparison_record(prompt_record: dict, completions: list[str], ranking: list[int]) -> dict:
+    """`{"prompt", "completions", "ranking"}`: the reward-model training record (DESIGN.md §1),
+    identical whoever labelled it. `prompt` is the instruction text; `ranking` lists indices into
+    `completions`, best first."""
+    if not 2 <= len(completions) <= 9:
+        raise ValueError(f"a comparison needs 2 to 9 completions, got {len(completions)}")
+    validate_ranking(ranking, len(completions))
+    return {"prompt": prompt_record["prompt"], "completions": list(completions), "ranking": list(ranking)}
+
+
+class Labeler(ABC):
+    """Ranks K completions of one prompt, best first."""
+
+    @abstractmethod
+    def rank(self, prompt_record: dict, completions: list[str]) -> list[int]:
+        """Indices into `completions`, best first; a permutation of range(len(completions)).
+        `prompt_record` is a prompt record (`{"id", "prompt", "constraints"}`)."""
+
+    def label(self, prompt_record: dict, completions: list[str]) -> dict:
+        """Rank `completions` and return the comparison record, validated."""
+        return comparison_record(prompt_record, completions, self.rank(prompt_record, completions))

@@ -1,0 +1,169 @@
+"""Batched sampling with a KV cache over a Hugging Face causal LM: the policy-inference engine.
+
+Every item carries its own sampling parameters and seed, so one batch can mix requests from many
+callers. Three properties make the results usable by the PPO trainer:
+
+- Left padding with an attention mask and explicit position ids (cumsum of the mask - 1): a
+  prompt gets the same logits whatever it is batched with.
+- Each row draws its randomness from its own `torch.Generator`, seeded from the row's seed key
+  (seed, prompt index, sample index): a row's samples do not depend on its batch neighbours.
+- Log-probs are read under the model's own distribution (log_softmax of the raw logits:
+  temperature 1, no top-p/top-k), which is what the trainer recomputes and compares against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from transformers import DynamicCache, PreTrainedModel
+
+STOP = "stop"      # an end-of-sequence token was sampled (it is included in the completion)
+LENGTH = "length"  # max_new_tokens reached
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_new_tokens: int
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 1.0        # in (0, 1]; 1 keeps every token
+    top_k: int = 0            # 0 keeps every token
+
+
+@dataclass(frozen=True)
+class GenerationItem:
+    """One completion to sample. `seed` is a key such as (seed, prompt index, sample index);
+    None samples from fresh OS randomness."""
+
+    prompt_ids: Sequence[int]
+    params: SamplingParams
+    seed: tuple[int, ...] | None = None
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]
+    logprobs: list[float]  # log pi(token | prefix), raw model distribution
+    finish_reason: str     # STOP or LENGTH
+
+
+def max_sequence_length(model: PreTrainedModel) -> int:
+    """Prompt + completion tokens one sequence may hold: the model's position-embedding range."""
+    return int(model.config.max_position_embeddings)
+
+
+def row_generator(seed: tuple[int, ...] | None, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one row: seeded from a hash of its key, or from the OS when None."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        digest = hashlib.sha256(",".join(str(int(part)) for part in seed).encode()).digest()
+        generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    return generator
+
+
+def _check(items: Sequence[GenerationItem], limit: int) -> None:
+    for i, item in enumerate(items):
+        params = item.params
+        if len(item.prompt_ids) == 0:
+            raise ValueError(f"items[{i}].prompt_ids: empty prompt")
+        if params.max_new_tokens < 1:
+            raise ValueError(f"items[{i}].max_new_tokens: must be >= 1, got {params.max_new_tokens}")
+        if len(item.prompt_ids) + params.max_new_tokens > limit:
+            raise ValueError(f"items[{i}]: {len(item.prompt_ids)} prompt + {params.max_new_tokens} new tokens "
+                             f"exceed the model's max_sequence_length {limit}")
+        if params.temperature < 0 or not 0 < params.top_p <= 1 or params.top_k < 0:
+            raise ValueError(f"items[{i}].params: need temperature >= 0, 0 < top_p <= 1, top_k >= 0; got {params}")
+
+
+def _top_filter(scores: torch.Tensor, top_p: torch.Tensor, top_k: torch.Tensor) -> torch.Tensor:
+    """Sets to -inf every token outside each row's top-k and top-p nucleus (the most likely token
+    always stays)."""
+    ordered, order = scores.sort(-1, descending=True)
+    probs = ordered.softmax(-1)
+    rank = torch.arange(scores.shape[-1], device=scores.device)[None]
+    k = torch.where(top_k > 0, top_k, scores.shape[-1])[:, None]
+    keep = ((rank < k) & (probs.cumsum(-1) - probs < top_p[:, None])) | (rank == 0)
+    return torch.full_like(scores, float("-inf")).scatter(1, order, ordered.masked_fill(~keep, float("-inf")))
+
+
+def _choose(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor, top_k: torch.Tensor,
+            generators: list[torch.Generator]) -> torch.Tensor:
+    """Next token per row: argmax where temperature is 0, else a Gumbel-max sample from the
+    temperature-scaled, top-k/top-p filtered logits with noise from the row's own generator.
+    Only rows that filter pay for a sort."""
+    sampling = temperature > 0
+    scores = logits / torch.where(sampling, temperature, 1.0)[:, None]
+    filtering = sampling & ((top_p < 1) | (top_k > 0))
+    if filtering.any():
+        scores[filtering] = _top_filter(scores[filtering], top_p[filtering], top_k[filtering])
+    rows = sampling.nonzero().squeeze(1).tolist()
+    if rows:
+        uniform = torch.stack([torch.rand(scores.shape[-1], generator=generators[r], device=scores.device)
+                               for r in rows])
+        scores[rows] += -torch.log(-torch.log(uniform))
+    return scores.argmax(-1)
+
+
+@torch.inference_mode()
+def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, eos_token_id: int | Sequence[int],
+                   pad_token_id: int) -> list[Completion]:
+    """Samples one completion per item in a single batch: a prefill over the left-padded prompts,
+    then one token per step from the KV cache. A row leaves the batch when it samples an EOS token
+    or reaches its own max_new_tokens; the loop ends when every row has. Raises ValueError on an
+    item the model cannot hold (empty prompt, no new tokens, longer than the context)."""
+    if not items:
+        return []
+    _check(items, max_sequence_length(model))
+    device = model.device
+    eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id)
+
+    width = max(len(item.prompt_ids) for item in items)
+    input_ids = torch.full((len(items), width), pad_token_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(items), width), dtype=torch.long, device=device)
+    for row, item in enumerate(items):
+        input_ids[row, width - len(item.prompt_ids):] = torch.as_tensor(item.prompt_ids, dtype=torch.long)
+        mask[row, width - len(item.prompt_ids):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+
+    temperature = torch.tensor([item.params.temperature for item in items], device=device)
+    top_p = torch.tensor([item.params.top_p for item in items], device=device)
+    top_k = torch.tensor([item.params.top_k for item in items], device=device)
+    generators = [row_generator(item.seed, device) for item in items]
+
+    cache = DynamicCache(config=model.config)
+    logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                   use_cache=True, logits_to_keep=1).logits[:, -1].float()
+    next_position = mask.sum(-1)
+    active = torch.arange(len(items), device=device)  # the item of each batch row
+    tokens: list[list[int]] = [[] for _ in items]
+    logprobs: list[list[float]] = [[] for _ in items]
+    finish: list[str] = [LENGTH] * len(items)
+
+    while True:
+        rows = active.tolist()
+        chosen = _choose(logits, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
+        chosen_logprobs = logits.log_softmax(-1).gather(1, chosen[:, None]).squeeze(1)
+        going_on = []
+        for index, (row, token, logprob) in enumerate(zip(rows, chosen.tolist(), chosen_logprobs.tolist())):
+            tokens[row].append(token)
+            logprobs[row].append(logprob)
+            if token in eos:
+                finish[row] = STOP
+            elif len(tokens[row]) < items[row].params.max_new_tokens:
+                going_on.append(index)
+        if not going_on:
+            break
+        if len(going_on) < len(rows):
+            keep = torch.tensor(going_on, device=device)
+            cache.batch_select_indices(keep)
+            active, chosen, mask, next_position = active[keep], chosen[keep], mask[keep], next_position[keep]
+        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+        logits = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=next_position[:, None],
+                       past_key_values=cache, use_cache=True).logits[:, -1].float()
+        next_position = next_position + 1
+
+    return [Completion(tokens[row], logprobs[row], finish[row]) for row in range(len(items))]

@@ -1,0 +1,112 @@
+"""Batched forward passes the reward-scoring and reference-KL services run, and the trainers reuse:
+reward of (prompt, completion) texts, and log-probs of completion tokens.
+
+Batches are left-padded with position ids `cumsum(mask) - 1`, so a sequence gets the same result
+alone or next to longer ones; no grpc here.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from rlhf.models.loading import format_prompt, last_token_scores
+
+
+def reward_inputs(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> str:
+    """The reward model's text for a pair: the prompt as the policy saw it (in the RM tokenizer's
+    own chat template) followed by the completion. The RM trainer and the scoring service must
+    agree on this byte for byte, so both call it."""
+    return format_prompt(tokenizer, prompt) + completion
+
+
+def tokenize_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text. A chat template already writes the special tokens it wants, so the
+    tokenizer adds its own (e.g. a BOS) only when there is no template."""
+    if not texts:
+        return []
+    add_special = not tokenizer.chat_template
+    return tokenizer(list(texts), add_special_tokens=add_special)["input_ids"]
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_token_id: int,
+             device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask), both (B, L) with L the longest sequence; sequences end at the
+    right edge, so the last tokens of every row share columns."""
+    width = max(len(s) for s in sequences)
+    input_ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        if len(sequence):
+            input_ids[row, width - len(sequence):] = torch.from_numpy(np.array(sequence, dtype=np.int64))
+            attention_mask[row, width - len(sequence):] = 1
+    return input_ids.to(device), attention_mask.to(device)
+
+
+def _pad_token_id(model: PreTrainedModel) -> int:
+    """Any id works (padding is masked out); the config's pad id when there is one."""
+    pad = model.config.pad_token_id
+    return 0 if pad is None else int(pad)
+
+
+def score_sequences(model: PreTrainedModel, sequences: Sequence[Sequence[int]]) -> list[float]:
+    """Reward of each token-id sequence (one forward pass for the batch)."""
+    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
+    with torch.inference_mode():
+        scores = last_token_scores(model, input_ids, attention_mask)
+    return scores.float().tolist()
+
+
+def score_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
+                max_length: int) -> list[float]:
+    """Reward of each text (see `reward_inputs`), batched. Texts are never truncated: cutting the
+    left would drop the prompt and cutting the right the end the reward is read at, so a text
+    outside 1..max_length tokens raises ValueError (services validate first, naming the field)."""
+    sequences = tokenize_texts(tokenizer, texts)
+    for index, ids in enumerate(sequences):
+        if not 0 < len(ids) <= max_length:
+            raise ValueError(f"texts[{index}]: {len(ids)} tokens, expected 1..{max_length}")
+    return score_sequences(model, sequences)
+
+
+def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
+                               prompt_lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """log pi(token_t | tokens_<t) of every completion token, as (logprobs, mask), both (B, C) with
+    C the longest completion.
+
+    Completions are right-aligned: row i's completion fills its last `len(sequences[i]) -
+    prompt_lengths[i]` columns and `mask` is True there. With `input_ids, attention_mask =
+    left_pad(sequences, ...)` of width L, column j holds the token at position L - C + j, predicted
+    from position L - C + j - 1 (where a value head reads the state for PPO).
+
+    Runs under the caller's autograd mode and in the model's current train/eval mode, so the PPO
+    trainer can differentiate through it; `completion_logprobs` is the inference form.
+    """
+    completion_lengths = [len(s) - p for s, p in zip(sequences, prompt_lengths, strict=True)]
+    if any(not 0 < p <= len(s) for s, p in zip(sequences, prompt_lengths)):
+        raise ValueError("every prompt length must be in 1..len(sequence)")
+    width = max(completion_lengths)
+    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
+    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
+    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+                   logits_to_keep=width + 1).logits[:, :-1].float()
+    targets = input_ids[:, input_ids.shape[1] - width:]
+    logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - logits.logsumexp(-1)
+    columns = torch.arange(width, device=logprobs.device)
+    mask = columns[None, :] >= width - torch.as_tensor(completion_lengths, device=logprobs.device)[:, None]
+    return logprobs.masked_fill(~mask, 0.0), mask
+
+
+def completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
+                        prompt_lengths: Sequence[int]) -> list[np.ndarray]:
+    """log pi(token_t | tokens_<t) of each sequence's completion tokens (one float32 array of
+    `len(sequence) - prompt_length` values per sequence), in one batched forward pass."""
+    with torch.inference_mode():
+        logprobs, _ = padded_completion_logprobs(model, sequences, prompt_lengths)
+    rows = logprobs.cpu().numpy()
+    width = rows.shape[1]
+    return [rows[i, width - (len(s) - p):].copy() for i, (s, p) in enumerate(zip(sequences, prompt_lengths))]

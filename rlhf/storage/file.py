@@ -1,0 +1,168 @@
+"""The embedded backend: objects are files under a directory.
+
+A put streams into a hidden temp file next to its target, fsyncs it, and `os.replace`s it into
+place, so readers see the old object or the new one, never a part. The sha256 and user metadata
+live in a sidecar `.meta/<key>.json` that also records the file's inode, size and mtime: a reader
+trusts the sidecar only when those match the file it opened, and rehashes otherwise (a file
+copied in by hand, two writers racing on one key, a crash between the sidecar and the replace),
+so a stale sidecar is never believed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from rlhf.storage.base import (CHUNK_SIZE, InvalidKey, ObjectInfo, ObjectReader, ObjectStore, ObjectWriter,
+                               StoreError, check_key, check_prefix)
+
+META_DIR = ".meta"
+_NOT_A_FILE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _stamp(st: os.stat_result) -> list[int]:
+    """What identifies one version of a file: a replace changes the inode, a rewrite the mtime."""
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+class FileStore(ObjectStore):
+    def __init__(self, root: str | Path, uri: str | None = None):
+        self.root = Path(root)
+        self.uri = uri or f"file://{self.root}"
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def _meta_path(self, key: str) -> Path:
+        return self.root / META_DIR / f"{key}.json"
+
+    def _missing(self, key: str) -> FileNotFoundError:
+        return FileNotFoundError(f"{self.uri}: no object {key!r}")
+
+    def _info(self, key: str, f: BinaryIO, st: os.stat_result) -> ObjectInfo:
+        """The sidecar's record if it describes this very file, else a fresh hash of the open file."""
+        try:
+            meta = json.loads(self._meta_path(key).read_bytes())
+            if meta.get("stamp") == _stamp(st):
+                return ObjectInfo(key, st.st_size, meta["sha256"], meta.get("metadata", {}))
+        except (*_NOT_A_FILE, ValueError, KeyError):
+            pass
+        digest = hashlib.sha256()
+        while chunk := f.read(CHUNK_SIZE):
+            digest.update(chunk)
+        f.seek(0)
+        return ObjectInfo(key, st.st_size, digest.hexdigest(), {})
+
+    def _open(self, key: str) -> BinaryIO:
+        try:
+            return open(self._path(key), "rb")
+        except _NOT_A_FILE:
+            raise self._missing(key) from None
+
+    def writer(self, key: str, *, metadata: dict[str, str] | None = None, sha256: str | None = None) -> ObjectWriter:
+        return _FileWriter(self, key, metadata, sha256)
+
+    def get(self, key: str, chunk_size: int = CHUNK_SIZE) -> ObjectReader:
+        f = self._open(key)
+        try:
+            info = self._info(key, f, os.fstat(f.fileno()))
+        except BaseException:
+            f.close()
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := f.read(chunk_size):
+                yield chunk
+
+        return ObjectReader(info, chunks(), f.close)
+
+    def stat(self, key: str) -> ObjectInfo:
+        with self._open(key) as f:
+            return self._info(key, f, os.fstat(f.fileno()))
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        check_prefix(prefix)
+        # Walk only the deepest directory the prefix names, then filter by the full prefix.
+        start = self.root / prefix.rpartition("/")[0]
+        infos = []
+        for dirpath, dirnames, filenames in os.walk(start):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+            for name in filenames:
+                if name.startswith("."):
+                    continue
+                key = Path(dirpath, name).relative_to(self.root).as_posix()
+                if not key.startswith(prefix):
+                    continue
+                try:
+                    infos.append(self.stat(key))
+                except (FileNotFoundError, InvalidKey):  # deleted while we walked, or not a key we could store
+                    continue
+        return sorted(infos, key=lambda info: info.key)
+
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+        except _NOT_A_FILE:
+            return False
+        self._meta_path(key).unlink(missing_ok=True)
+        return True
+
+
+class _FileWriter(ObjectWriter):
+    def __init__(self, store: FileStore, key: str, metadata: dict[str, str] | None, sha256: str | None):
+        super().__init__(key, metadata, sha256)
+        self.store = store
+        self.path = store._path(key)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StoreError(f"key {key!r}: a parent of it is an object, not a prefix") from None
+        if self.path.is_dir():
+            raise StoreError(f"key {key!r}: is a prefix of other objects, so it cannot be an object too")
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-")
+        os.fchmod(fd, 0o644)
+        self.file = os.fdopen(fd, "wb")
+
+    def _sink(self, chunk: bytes) -> None:
+        self.file.write(chunk)
+
+    def _publish(self, info: ObjectInfo) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        stamp = _stamp(os.fstat(self.file.fileno()))
+        self.file.close()
+        # The sidecar goes first: it names the temp file's inode, which the replace keeps.
+        sidecar = {"sha256": info.sha256, "metadata": info.metadata, "stamp": stamp}
+        _write_atomically(self.store._meta_path(info.key), json.dumps(sidecar).encode())
+        os.replace(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+
+    def _discard(self) -> None:
+        self.file.close()
+        Path(self.tmp).unlink(missing_ok=True)

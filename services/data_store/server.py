@@ -1,0 +1,122 @@
+"""DataStore over gRPC: objects and typed record sets, a thin adapter over `rlhf.storage` and
+`rlhf.data.records`. Store calls block (disk, S3), so they run on worker threads, never on the
+event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import AsyncIterator, Callable, TypeVar
+
+import grpc
+
+from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.data.records import RecordError, RecordKind, RecordSets
+from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
+from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, StoreError, open_store
+from services.runtime import InvalidArgument, Service
+
+SERVICE = "data-store"
+T = TypeVar("T")
+
+
+async def _blocking(fn: Callable[..., T], *args, **kwargs) -> T:
+    """Runs a store call on a worker thread; refused requests become INVALID_ARGUMENT."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except (StoreError, RecordError) as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _info_message(info: ObjectInfo) -> data_store_pb2.ObjectInfo:
+    return data_store_pb2.ObjectInfo(key=info.key, size=info.size, sha256=info.sha256, metadata=info.metadata)
+
+
+def _record_kind(value: int) -> RecordKind:
+    if value == data_store_pb2.RECORD_KIND_UNSPECIFIED or value not in data_store_pb2.RecordKind.values():
+        raise InvalidArgument(f"kind: {value} is not a record kind; use RECORD_KIND_PROMPTS, _DEMONSTRATIONS, "
+                              "_COMPARISONS, _ROLLOUTS or _TEXT")
+    return RecordKind(data_store_pb2.RecordKind.Name(value).removeprefix("RECORD_KIND_").lower())
+
+
+class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
+    def __init__(self, store: ObjectStore):
+        self.store = store
+        self.records = RecordSets(store)
+        self.info = common_pb2.ModelInfo(service=SERVICE, model_name=store.uri)
+
+    async def Put(self, request_iterator: AsyncIterator[data_store_pb2.ObjectChunk],
+                  context: grpc.aio.ServicerContext) -> data_store_pb2.ObjectInfo:
+        messages = aiter(request_iterator)
+        first = await anext(messages, None)
+        if first is None or first.WhichOneof("kind") != "header":
+            raise InvalidArgument("header: the first message of Put must be an ObjectHeader (key, metadata, sha256)")
+        header = first.header
+        writer = await _blocking(self.store.writer, header.key, metadata=dict(header.metadata),
+                                 sha256=header.sha256 or None)
+        with writer:  # leaving without commit() (error, cancel) discards the upload
+            async for message in messages:
+                if message.WhichOneof("kind") != "data":
+                    raise InvalidArgument("header: a second header; Put takes one header, then data chunks")
+                await asyncio.to_thread(writer.write, message.data)
+            if header.size and writer.size != header.size:
+                raise InvalidArgument(f"size: the header announced {header.size} bytes but {writer.size} arrived")
+            info = await _blocking(writer.commit)
+        return _info_message(info)
+
+    async def Get(self, request: data_store_pb2.GetRequest,
+                  context: grpc.aio.ServicerContext) -> AsyncIterator[data_store_pb2.ObjectChunk]:
+        reader = await _blocking(self.store.get, request.key, CHUNK_SIZE)
+        with reader:
+            info = reader.info
+            yield data_store_pb2.ObjectChunk(header=data_store_pb2.ObjectHeader(
+                key=info.key, sha256=info.sha256, size=info.size, metadata=info.metadata))
+            chunks = iter(reader)
+            while chunk := await asyncio.to_thread(next, chunks, b""):
+                yield data_store_pb2.ObjectChunk(data=chunk)
+
+    async def Stat(self, request: data_store_pb2.StatRequest,
+                   context: grpc.aio.ServicerContext) -> data_store_pb2.ObjectInfo:
+        return _info_message(await _blocking(self.store.stat, request.key))
+
+    async def List(self, request: data_store_pb2.ListRequest,
+                   context: grpc.aio.ServicerContext) -> data_store_pb2.ListResponse:
+        infos = await _blocking(self.store.list, request.prefix)
+        return data_store_pb2.ListResponse(objects=[_info_message(info) for info in infos])
+
+    async def Delete(self, request: data_store_pb2.DeleteRequest,
+                     context: grpc.aio.ServicerContext) -> data_store_pb2.DeleteResponse:
+        return data_store_pb2.DeleteResponse(deleted=await _blocking(self.store.delete, request.key))
+
+    async def PutRecords(self, request: data_store_pb2.PutRecordsRequest,
+                         context: grpc.aio.ServicerContext) -> data_store_pb2.PutRecordsResponse:
+        kind = _record_kind(request.kind)
+        count = await _blocking(self.records.put, request.set, kind, request.jsonl, request.append)
+        return data_store_pb2.PutRecordsResponse(set=request.set, count=count)
+
+    async def SampleRecords(self, request: data_store_pb2.SampleRecordsRequest,
+                            context: grpc.aio.ServicerContext) -> data_store_pb2.SampleRecordsResponse:
+        records, next_cursor, size, kind = await _blocking(
+            self.records.sample, request.set, request.n, request.seed, request.cursor)
+        return data_store_pb2.SampleRecordsResponse(
+            records=[json.dumps(r, ensure_ascii=False) for r in records], next_cursor=next_cursor, set_size=size,
+            kind=data_store_pb2.RecordKind.Value(f"RECORD_KIND_{kind.name}"))
+
+    async def GetInfo(self, request: common_pb2.GetInfoRequest,
+                      context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
+        return self.info
+
+
+def build(service_config: ServiceConfig, config: Config) -> Service:
+    """Opens the store named by `service_config.store` (file://DIR or s3://BUCKET[/prefix]); S3
+    endpoint and credentials come from `config.store` and the environment."""
+    uri = service_config.store or config.store.uri
+    try:
+        store = open_store(uri, endpoint=config.store.endpoint or None, secure=config.store.secure,
+                           access_key=os.environ.get(config.store.access_key_env),
+                           secret_key=os.environ.get(config.store.secret_key_env))
+    except StoreError as exc:
+        raise ConfigError(f"services.data_store.store: {exc}") from None
+    return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=DataStoreServicer(store),
+                   add_to_server=data_store_pb2_grpc.add_DataStoreServicer_to_server)

@@ -1,0 +1,231 @@
+"""PolicyInference over gRPC: samples completions from the policy being trained and takes its new
+weights from the trainer.
+
+Requests are validated and tokenized on the event loop; every completion (prompt i, sample j) is one
+item for the runtime's Batcher, so samples of concurrent callers share forward passes. Weight swaps
+run on the model thread between batches, so no batch ever sees half-updated weights.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import re
+from typing import AsyncIterator
+
+import grpc
+import numpy as np
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch, max_sequence_length
+from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
+from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
+from rlhf.storage import read_uri
+from services.policy_inference.weights import install_weights, payload_limit, read_weights
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service
+
+SERVICE = "policy-inference"
+MAX_SAMPLES_PER_PROMPT = 64
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class StaleVersion(Exception):
+    """New weights must carry a version above the one serving; answered FAILED_PRECONDITION."""
+
+
+def _item_cost(item: GenerationItem) -> int:
+    return len(item.prompt_ids) + item.params.max_new_tokens
+
+
+class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.model_name = config.model
+        self.vocab_size = model.get_input_embeddings().num_embeddings
+        self.max_sequence_length = max_sequence_length(model)
+        self.max_batch_tokens = config.max_batch_tokens
+        self.max_payload = payload_limit(model)
+        self.fingerprint = tokenizer_fingerprint(tokenizer)
+        self.revision = weights_revision(model)
+        self.version = 0  # changed only on the model thread, between batches
+        self.batcher = Batcher(SERVICE, self._run_batch, max_batch_size=config.max_batch_size,
+                               max_batch_tokens=config.max_batch_tokens, max_wait_ms=config.batch_wait_ms,
+                               max_queue=config.max_queue, cost=_item_cost)
+
+    # ---- Generate --------------------------------------------------------------------------------
+
+    def _run_batch(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
+        """On the model thread: each completion with the weights version that produced it."""
+        completions = generate_batch(self.model, items, eos_token_id=self.tokenizer.eos_token_id,
+                                     pad_token_id=self.tokenizer.pad_token_id)
+        TOKENS.labels(SERVICE, "in").inc(sum(len(item.prompt_ids) for item in items))
+        TOKENS.labels(SERVICE, "out").inc(sum(len(c.token_ids) for c in completions))
+        return [(completion, self.version) for completion in completions]
+
+    def prompt_ids(self, request: pb.GenerateRequest) -> list[np.ndarray]:
+        """The prompts' token ids. Text is tokenized without added special tokens: prompts arrive
+        already formatted (chat template included), as the trainer tokenizes them."""
+        has_text, has_ids = len(request.prompts) > 0, request.HasField("prompt_ids")
+        if has_text and has_ids:
+            raise InvalidArgument("prompts, prompt_ids: give the prompts as text or as token ids, not both")
+        if has_text:
+            field = "prompts"
+            prompts = [np.asarray(ids, dtype=np.int64)
+                       for ids in self.tokenizer(list(request.prompts), add_special_tokens=False).input_ids]
+        elif has_ids:
+            field = "prompt_ids"
+            try:
+                prompts = unpack_tokens(request.prompt_ids, "prompt_ids")
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+        else:
+            raise InvalidArgument("prompts: no prompts given (set prompts or prompt_ids)")
+        if not prompts:
+            raise InvalidArgument(f"{field}: no prompts given")
+        for index, ids in enumerate(prompts):
+            if ids.size == 0:
+                raise InvalidArgument(f"{field}[{index}]: empty prompt")
+            outside = ids[(ids < 0) | (ids >= self.vocab_size)]
+            if outside.size:
+                raise InvalidArgument(f"{field}[{index}]: token id {outside[0]} is outside [0, {self.vocab_size})")
+        return prompts
+
+    def sampling(self, sampling: pb.SamplingParams, longest_prompt: int) -> SamplingParams:
+        """Library sampling parameters from the request's; raises InvalidArgument naming the field."""
+        new = sampling.max_new_tokens
+        if new < 1:
+            raise InvalidArgument("sampling.max_new_tokens: must be >= 1")
+        if longest_prompt + new > self.max_sequence_length:
+            raise InvalidArgument(f"sampling.max_new_tokens: {longest_prompt} prompt tokens + {new} new tokens "
+                                  f"exceed max_sequence_length {self.max_sequence_length}")
+        if longest_prompt + new > self.max_batch_tokens:
+            raise InvalidArgument(f"sampling.max_new_tokens: {longest_prompt} prompt tokens + {new} new tokens "
+                                  f"exceed the server's max_batch_tokens {self.max_batch_tokens}")
+        if not (math.isfinite(sampling.temperature) and sampling.temperature >= 0):
+            raise InvalidArgument(f"sampling.temperature: must be >= 0 (0 is greedy), got {sampling.temperature}")
+        if not 0 <= sampling.top_p <= 1:
+            raise InvalidArgument(f"sampling.top_p: must be in [0, 1] (0 or 1 is off), got {sampling.top_p}")
+        if sampling.n > MAX_SAMPLES_PER_PROMPT:
+            raise InvalidArgument(f"sampling.n: at most {MAX_SAMPLES_PER_PROMPT} samples per prompt, got {sampling.n}")
+        return SamplingParams(max_new_tokens=new, temperature=sampling.temperature,
+                              top_p=sampling.top_p if sampling.top_p > 0 else 1.0, top_k=sampling.top_k)
+
+    async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
+        prompts = self.prompt_ids(request)
+        params = self.sampling(request.sampling, max(len(ids) for ids in prompts))
+        n = request.sampling.n or 1
+        seed = request.sampling.seed if request.sampling.HasField("seed") else None
+        items = [GenerationItem(ids.tolist(), params, None if seed is None else (seed, i, j))
+                 for i, ids in enumerate(prompts) for j in range(n)]
+        results = await self.batcher.submit(items)
+        completions = [completion for completion, _ in results]
+        completion_ids = [c.token_ids for c in completions]
+        return pb.GenerateResponse(
+            prompt_ids=pack_tokens(prompts), completion_ids=pack_tokens(completion_ids),
+            logprobs=pack_floats([c.logprobs for c in completions]),
+            texts=self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True),
+            finish_reasons=[pb.FINISH_REASON_STOP if c.finish_reason == STOP else pb.FINISH_REASON_LENGTH
+                            for c in completions],
+            # A request larger than one batch may straddle a weight swap: report the oldest version.
+            policy_version=min(version for _, version in results), n=n)
+
+    # ---- weights ---------------------------------------------------------------------------------
+
+    async def _check_version(self, version: int, context: grpc.aio.ServicerContext) -> None:
+        if version <= self.version:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"version: {version} is not above the version serving ({self.version})")
+
+    def _swap(self, tensors: dict[str, torch.Tensor], version: int) -> None:
+        """On the model thread, between batches. The version is checked again here: a concurrent
+        update may have been installed since the request's first check."""
+        if version <= self.version:
+            raise StaleVersion(f"version: {version} is not above the version serving ({self.version})")
+        install_weights(self.model, tensors)
+        self.version = version
+        self.revision = weights_revision(self.model)
+
+    async def _install(self, payload: bytes, version: int, expected_sha256: str, context: grpc.aio.ServicerContext,
+                       *, sha_field: str, payload_field: str) -> pb.WeightsResponse:
+        digest = await asyncio.to_thread(lambda: hashlib.sha256(payload).hexdigest())
+        if expected_sha256 and digest != expected_sha256:
+            raise InvalidArgument(f"{sha_field}: the payload's sha256 is {digest}, expected {expected_sha256}")
+        try:
+            tensors = await asyncio.to_thread(read_weights, payload, self.model)
+        except ValueError as exc:
+            raise InvalidArgument(f"{payload_field}: {exc}") from None
+        try:
+            await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+        except StaleVersion as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        return pb.WeightsResponse(version=version, sha256=digest, bytes_received=len(payload))
+
+    def _check_sha256(self, value: str, field: str) -> str:
+        if not _SHA256.fullmatch(value.lower()):
+            raise InvalidArgument(f"{field}: expected 64 hex characters, got {value[:80]!r}")
+        return value.lower()
+
+    async def UpdateWeights(self, request_iterator: AsyncIterator[pb.WeightChunk],
+                            context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
+        header: pb.WeightHeader | None = None
+        payload = bytearray()
+        async for chunk in request_iterator:
+            kind = chunk.WhichOneof("kind")
+            if header is None:
+                if kind != "header":
+                    raise InvalidArgument("header: the first message must be the WeightHeader")
+                header = chunk.header
+                await self._check_version(header.version, context)
+                self._check_sha256(header.sha256, "header.sha256")
+                if not 0 < header.total_bytes <= self.max_payload:
+                    raise InvalidArgument(f"header.total_bytes: {header.total_bytes} is not in "
+                                          f"[1, {self.max_payload}] for this model")
+            elif kind != "data":
+                raise InvalidArgument("header: sent more than once")
+            else:
+                payload += chunk.data
+                if len(payload) > header.total_bytes:
+                    raise InvalidArgument(f"data: more than header.total_bytes ({header.total_bytes}) received")
+        if header is None:
+            raise InvalidArgument("header: the stream was empty")
+        if len(payload) != header.total_bytes:
+            raise InvalidArgument(f"data: truncated, the stream ended after {len(payload)} of "
+                                  f"{header.total_bytes} bytes")
+        return await self._install(bytes(payload), header.version, header.sha256.lower(), context,
+                                   sha_field="header.sha256", payload_field="data")
+
+    async def LoadWeights(self, request: pb.LoadWeightsRequest, context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
+        if not request.uri:
+            raise InvalidArgument("uri: required (file://PATH or s3://BUCKET/KEY of a safetensors file)")
+        await self._check_version(request.version, context)
+        expected = self._check_sha256(request.sha256, "sha256") if request.sha256 else ""
+        try:
+            payload = await asyncio.to_thread(read_uri, request.uri)
+        except ValueError as exc:  # StoreError: a malformed URI or key
+            raise InvalidArgument(f"uri: {exc}") from None
+        if len(payload) > self.max_payload:
+            raise InvalidArgument(f"uri: {len(payload)} bytes is more than {self.max_payload} for this model")
+        return await self._install(payload, request.version, expected, context, sha_field="sha256",
+                                   payload_field="uri")
+
+    async def GetInfo(self, request: common_pb2.GetInfoRequest,
+                      context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
+        return common_pb2.ModelInfo(service=SERVICE, model_name=self.model_name, revision=self.revision,
+                                    tokenizer_fingerprint=self.fingerprint, version=self.version,
+                                    vocab_size=self.vocab_size, max_sequence_length=self.max_sequence_length)
+
+
+def build(service_config: ServiceConfig, config: Config) -> Service:
+    """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)."""
+    if not service_config.model:
+        raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
+    model = load_policy(service_config.model).to("cuda" if torch.cuda.is_available() else "cpu")
+    servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
+    return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
+                   add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,
+                   on_stop=lambda: servicer.batcher.executor.shutdown(wait=True))

@@ -1,0 +1,58 @@
+"""New weights for the serving policy: parse a safetensors payload, check it fits the model exactly,
+then copy it in. Checking happens before any copy, so a bad payload never leaves the model half
+updated."""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load
+
+
+def weight_groups(model: torch.nn.Module) -> list[list[str]]:
+    """The model's state-dict names grouped by the tensor they share: a tied weight (e.g. embeddings
+    and lm_head) is one group with two names, in state-dict order."""
+    groups: dict[tuple, list[str]] = {}
+    for name, tensor in model.state_dict().items():
+        groups.setdefault((tensor.data_ptr(), tensor.dtype, tuple(tensor.shape)), []).append(name)
+    return list(groups.values())
+
+
+def payload_limit(model: torch.nn.Module) -> int:
+    """Largest payload worth receiving: the weights at twice their serving width (a trainer may send
+    fp32 to a bf16 server) plus room for the safetensors header."""
+    return sum(2 * t.numel() * t.element_size() for t in model.state_dict().values()) + (16 << 20)
+
+
+def read_weights(payload: bytes, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Parses `payload` and checks it holds every weight of `model` (each tied group under any of its
+    names) with the model's shape and no unknown names. Returns one tensor per group, keyed by the
+    group's first name. Raises ValueError saying what does not fit."""
+    try:
+        tensors = load(payload)
+    except Exception as exc:  # safetensors raises its own error types for any malformed input
+        raise ValueError(f"not a safetensors payload: {exc}") from None
+    state = model.state_dict()
+    unknown = sorted(set(tensors) - set(state))
+    if unknown:
+        raise ValueError(f"tensor {unknown[0]!r} is not in the model ({len(unknown)} unknown names)")
+    chosen = {}
+    for group in weight_groups(model):
+        given = [name for name in group if name in tensors]
+        if not given:
+            raise ValueError(f"tensor {group[0]!r} is missing")
+        for name in given:
+            ours, theirs = state[name], tensors[name]
+            if theirs.shape != ours.shape:
+                raise ValueError(f"tensor {name!r} has shape {list(theirs.shape)}, the model {list(ours.shape)}")
+            if theirs.dtype != ours.dtype and not (theirs.is_floating_point() and ours.is_floating_point()):
+                raise ValueError(f"tensor {name!r} has dtype {theirs.dtype}, the model {ours.dtype}")
+        chosen[group[0]] = tensors[given[0]]
+    return chosen
+
+
+def install_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    """Copies tensors checked by `read_weights` into the model in place (casting to its dtype)."""
+    state = model.state_dict()
+    with torch.no_grad():
+        for name, tensor in tensors.items():
+            state[name].copy_(tensor)

@@ -1,0 +1,110 @@
+"""ReferenceKL over gRPC: the frozen reference (SFT) policy's log-probs of completion tokens and,
+when the caller sends its policy's log-probs, the per-token KL estimate the PPO reward subtracts.
+Sequences from concurrent callers share forward passes through the runtime's Batcher."""
+
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models.scoring import completion_logprobs
+from rlhf.proto.packing import pack_floats, unpack_floats, unpack_tokens
+from rlhf.proto.v1 import common_pb2, reference_kl_pb2, reference_kl_pb2_grpc
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service
+
+SERVICE = "reference-kl"
+
+Item = tuple[np.ndarray, int]  # (prompt + completion ids, prompt length)
+
+
+class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
+    """Validates on the event loop; only forward passes go to the model thread."""
+
+    def __init__(self, model: PreTrainedModel, info: common_pb2.ModelInfo, config: ServiceConfig):
+        self.info = info
+        def run_batch(items: list[Item]) -> list[np.ndarray]:
+            return completion_logprobs(model, [ids for ids, _ in items], [length for _, length in items])
+
+        self.batcher = Batcher(SERVICE, run_batch,
+                               max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
+                               max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue,
+                               cost=lambda item: len(item[0]))
+
+    def validate(self, request: reference_kl_pb2.LogProbsRequest) -> tuple[list[Item], list[np.ndarray] | None]:
+        """The request's (sequence, prompt length) items and, if sent, the policy's log-probs;
+        raises InvalidArgument naming the bad field."""
+        try:
+            sequences = unpack_tokens(request.sequences, "sequences")
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if not sequences:
+            raise InvalidArgument("sequences: empty batch; send at least one sequence")
+        prompt_lengths = list(request.prompt_lengths)
+        if len(prompt_lengths) != len(sequences):
+            raise InvalidArgument(f"prompt_lengths: {len(prompt_lengths)} values for {len(sequences)} sequences")
+        limit, vocab = self.info.max_sequence_length, self.info.vocab_size
+        for index, (ids, prompt_length) in enumerate(zip(sequences, prompt_lengths)):
+            if len(ids) > limit:
+                raise InvalidArgument(f"sequences[{index}]: {len(ids)} tokens, max {limit}")
+            outside = np.flatnonzero((ids < 0) | (ids >= vocab))
+            if outside.size:
+                position = int(outside[0])
+                raise InvalidArgument(f"sequences[{index}]: token id {int(ids[position])} at position {position} "
+                                      f"is outside the vocabulary [0, {vocab})")
+            if not 1 <= prompt_length < len(ids):
+                raise InvalidArgument(f"prompt_lengths[{index}]: {prompt_length} for a sequence of {len(ids)} tokens; "
+                                      "must be at least 1 and leave at least one completion token")
+        if not request.HasField("policy_logprobs"):
+            return list(zip(sequences, prompt_lengths)), None
+        try:
+            policy = unpack_floats(request.policy_logprobs, "policy_logprobs")
+        except ValueError as exc:
+            raise InvalidArgument(str(exc)) from None
+        if len(policy) != len(sequences):
+            raise InvalidArgument(f"policy_logprobs: {len(policy)} sequences, expected {len(sequences)} (one per sequence)")
+        for index, (values, ids, prompt_length) in enumerate(zip(policy, sequences, prompt_lengths)):
+            if len(values) != len(ids) - prompt_length:
+                raise InvalidArgument(f"policy_logprobs[{index}]: {len(values)} values, expected "
+                                      f"{len(ids) - prompt_length} (the completion tokens of sequences[{index}])")
+            if not np.isfinite(values).all():
+                raise InvalidArgument(f"policy_logprobs[{index}]: not every value is finite")
+        return list(zip(sequences, prompt_lengths)), policy
+
+    async def LogProbs(self, request: reference_kl_pb2.LogProbsRequest,
+                       context: grpc.aio.ServicerContext) -> reference_kl_pb2.LogProbsResponse:
+        items, policy = self.validate(request)
+        TOKENS.labels(SERVICE, "in").inc(sum(len(ids) for ids, _ in items))
+        reference = await self.batcher.submit(items)
+        response = reference_kl_pb2.LogProbsResponse(logprobs=pack_floats(reference))
+        if policy is not None:
+            kl = [policy_lp - reference_lp for policy_lp, reference_lp in zip(policy, reference)]
+            sequence_kl = [float(values.sum(dtype=np.float64)) for values in kl]
+            response.kl.CopyFrom(pack_floats(kl))
+            response.sequence_kl.extend(sequence_kl)
+            response.mean_kl = float(np.mean(sequence_kl))
+        return response
+
+    async def GetInfo(self, request: common_pb2.GetInfoRequest,
+                      context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
+        return self.info
+
+
+def build(service_config: ServiceConfig, config: Config) -> Service:
+    """Loads the frozen reference policy (and its tokenizer, for the fingerprint) from `service_config.model`."""
+    if not service_config.model:
+        raise ConfigError("services.reference_kl.model: no reference policy directory given (--model DIR)")
+    model = load_policy(service_config.model)
+    tokenizer = load_tokenizer(service_config.model)
+    info = common_pb2.ModelInfo(
+        service=SERVICE, model_name=service_config.model, revision=weights_revision(model),
+        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
+        vocab_size=model.get_input_embeddings().num_embeddings,
+        max_sequence_length=model.config.max_position_embeddings)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    servicer = ReferenceKLServicer(model, info, service_config)
+    return Service(name=SERVICE, full_name="rlhf.v1.ReferenceKL", servicer=servicer,
+                   add_to_server=reference_kl_pb2_grpc.add_ReferenceKLServicer_to_server)

@@ -1,0 +1,354 @@
+"""The policy-inference service through real gRPC: samples and log-probs equal the in-process
+model's, concurrent callers share batches without changing their seeded samples, bad requests get
+INVALID_ARGUMENT naming the field, weight pushes are verified before they swap, and SIGTERM drains."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+import time
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+import torch
+from prometheus_client.parser import text_string_to_metric_families
+
+from rlhf.clients.base import ServiceError
+from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
+from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.proto.packing import pack_tokens
+from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb
+
+SERVICE = "policy-inference"
+MAX_LENGTH = 1024       # the tiny models' max_position_embeddings
+MAX_BATCH_TOKENS = 512  # the module server's --max-batch-tokens
+PROMPTS = ["Say hi.", "List three fruits, all lowercase."]
+
+
+@pytest.fixture(scope="module")
+def server(start_service, tiny_models):
+    # A generous batch wait so the concurrent test's callers surely meet in one batch.
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--batch-wait-ms", "100",
+                         "--max-batch-tokens", str(MAX_BATCH_TOKENS))
+    yield proc
+    proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with PolicyInferenceClient(server.target, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def weights_server(start_service, tiny_models):
+    """A server of its own for the tests that push weights, so the others keep the original ones."""
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
+    yield proc
+    proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def weights_client(weights_server):
+    with PolicyInferenceClient(weights_server.target, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_models):
+    return load_policy(tiny_models["policy"])
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_models):
+    return load_tokenizer(tiny_models["policy"])
+
+
+def perturbed(policy, seed: int):
+    """A copy of the policy whose greedy choices surely differ: the final norm is negated (so every
+    logit flips sign) and every weight gets a little noise."""
+    model = load_policy(policy.name_or_path)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            tensor.add_(0.01 * torch.randn(tensor.shape, generator=generator))
+        model.model.norm.weight.neg_()
+    return model
+
+
+def direct_logprobs(model, prompt_ids, completion_ids) -> np.ndarray:
+    """log pi(completion | prompt) from one unpadded forward pass over prompt + completion."""
+    prompt, completion = [int(t) for t in prompt_ids], [int(t) for t in completion_ids]
+    with torch.no_grad():
+        logits = model(torch.tensor([prompt + completion])).logits[0]
+    steps = logits[len(prompt) - 1:-1].float().log_softmax(-1)
+    return steps.gather(1, torch.tensor(completion)[:, None]).squeeze(1).numpy()
+
+
+def assert_logprobs_match(model, gen, n: int = 1) -> None:
+    for index, (completion, logprobs) in enumerate(zip(gen.completion_ids, gen.logprobs)):
+        expected = direct_logprobs(model, gen.prompt_ids[index // n], completion)
+        diff = float(np.abs(expected - logprobs).max())
+        assert diff < 1e-4, f"completion {index}: max abs log-prob diff {diff}"
+
+
+def samples(gen) -> list[list[int]]:
+    return [ids.tolist() for ids in gen.completion_ids]
+
+
+def metric(url: str, sample: str, **labels: str) -> float:
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
+                return found.value
+    return 0.0
+
+
+# ---- Generate ------------------------------------------------------------------------------------
+
+def test_generate_by_text_and_by_ids(client, tokenizer):
+    by_text = client.generate(PROMPTS, max_new_tokens=8, seed=1)
+    expected_ids = [tokenizer(p, add_special_tokens=False).input_ids for p in PROMPTS]
+    assert [ids.tolist() for ids in by_text.prompt_ids] == expected_ids
+    by_ids = client.generate(prompt_ids=expected_ids, max_new_tokens=8, seed=1)
+    assert samples(by_ids) == samples(by_text)
+    assert by_text.texts == [tokenizer.decode(ids, skip_special_tokens=True) for ids in by_text.completion_ids]
+    for ids, logprobs, reason in zip(by_text.completion_ids, by_text.logprobs, by_text.finish_reasons):
+        assert len(logprobs) == len(ids)
+        assert reason == ("stop" if ids[-1] == tokenizer.eos_token_id else "length")
+        assert reason == "stop" or len(ids) == 8
+    assert (by_text.policy_version, by_text.n) == (0, 1)
+
+
+def test_n_samples_per_prompt_are_laid_out_prompt_major(client):
+    prompt_ids = [[5, 6, 7], [100, 200, 300, 400]]
+    greedy = client.generate(prompt_ids=prompt_ids, max_new_tokens=6, temperature=0, n=3)
+    assert greedy.n == 3 and len(greedy.completion_ids) == 6 and len(greedy.prompt_ids) == 2
+    for i, prompt in enumerate(prompt_ids):
+        (alone,) = samples(client.generate(prompt_ids=[prompt], max_new_tokens=6, temperature=0))
+        assert samples(greedy)[i * 3:(i + 1) * 3] == [alone] * 3
+    sampled = client.generate(prompt_ids=prompt_ids, max_new_tokens=6, n=3, seed=2)
+    assert len({tuple(ids) for ids in samples(sampled)}) == 6
+    first_prompt = client.generate(prompt_ids=prompt_ids[:1], max_new_tokens=6, n=3, seed=2)
+    assert samples(first_prompt) == samples(sampled)[:3]
+
+
+def test_seed_reproduces_and_distinguishes_samples(client):
+    def call(seed):
+        return client.generate(PROMPTS, max_new_tokens=8, n=2, seed=seed)
+
+    first, again = call(7), call(7)
+    assert samples(first) == samples(again)
+    np.testing.assert_array_equal(np.concatenate(first.logprobs), np.concatenate(again.logprobs))
+    assert samples(call(8)) != samples(first)
+    assert samples(call(None)) != samples(call(None))
+
+
+def test_logprobs_match_a_direct_forward_pass(client, policy):
+    gen = client.generate(PROMPTS, max_new_tokens=8, temperature=0.8, top_k=40, top_p=0.95, n=2, seed=3)
+    assert_logprobs_match(policy, gen, n=2)
+
+
+def test_concurrent_callers_share_batches_and_keep_their_samples(server, client):
+    callers = 8
+    prompts = [f"Count to {i}." for i in range(callers)]
+    batches_before = metric(server.metrics_url, "rlhf_batch_size_count", service=SERVICE)
+    singles_before = metric(server.metrics_url, "rlhf_batch_size_bucket", service=SERVICE, le="1.0")
+    start = threading.Barrier(callers)
+    results: dict[int, list[list[int]]] = {}
+
+    def call(i: int) -> None:
+        start.wait()
+        results[i] = samples(client.generate([prompts[i]], max_new_tokens=8, seed=i))
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batches = metric(server.metrics_url, "rlhf_batch_size_count", service=SERVICE) - batches_before
+    singles = metric(server.metrics_url, "rlhf_batch_size_bucket", service=SERVICE, le="1.0") - singles_before
+    assert batches > singles, "no batch of more than one request was observed"
+    for i in range(callers):  # a row's samples do not depend on the batch it shared
+        assert results[i] == samples(client.generate([prompts[i]], max_new_tokens=8, seed=i))
+
+
+def test_tokens_are_counted(server, client):
+    before_in = metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="in")
+    before_out = metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="out")
+    gen = client.generate(prompt_ids=[[5, 6, 7], [8, 9]], max_new_tokens=4, n=2, seed=4)
+    assert metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="in") == before_in + 2 * (3 + 2)
+    assert (metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="out")
+            == before_out + sum(len(ids) for ids in gen.completion_ids))
+
+
+def test_get_info(client, tiny_models, policy, tokenizer):
+    info = client.info()
+    assert info.service == SERVICE
+    assert info.model_name == str(tiny_models["policy"])
+    assert info.revision == weights_revision(policy)
+    assert info.tokenizer_fingerprint == tokenizer_fingerprint(tokenizer)
+    assert info.version == 0
+    assert info.vocab_size == len(tokenizer)
+    assert info.max_sequence_length == MAX_LENGTH
+
+
+def sampling(**overrides) -> pb.SamplingParams:
+    return pb.SamplingParams(**{"temperature": 1.0, "max_new_tokens": 4, **overrides})
+
+
+@pytest.mark.parametrize("request_, field", [
+    (pb.GenerateRequest(sampling=sampling()), "prompts: no prompts given"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([]), sampling=sampling()), "prompt_ids: no prompts given"),
+    (pb.GenerateRequest(prompts=["Hi"], prompt_ids=pack_tokens([[5]]), sampling=sampling()), "prompts, prompt_ids"),
+    (pb.GenerateRequest(prompts=["Hi", ""], sampling=sampling()), "prompts[1]: empty prompt"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([[5], []]), sampling=sampling()), "prompt_ids[1]: empty prompt"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([[5, 49152]]), sampling=sampling()), "prompt_ids[0]: token id 49152"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([[-1]]), sampling=sampling()), "prompt_ids[0]: token id -1"),
+    (pb.GenerateRequest(prompt_ids=common_pb2.TokenBatch(ids=b"\x05\x00\x00", lengths=[1]), sampling=sampling()),
+     "prompt_ids: 3 bytes"),
+    (pb.GenerateRequest(prompt_ids=common_pb2.TokenBatch(ids=bytes(8), lengths=[3]), sampling=sampling()),
+     "prompt_ids: lengths add up to 3"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(max_new_tokens=0)), "sampling.max_new_tokens: must be"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([[5] * 30]), sampling=sampling(max_new_tokens=MAX_LENGTH)),
+     f"exceed max_sequence_length {MAX_LENGTH}"),
+    (pb.GenerateRequest(prompt_ids=pack_tokens([[5] * 30]), sampling=sampling(max_new_tokens=MAX_BATCH_TOKENS)),
+     f"exceed the server's max_batch_tokens {MAX_BATCH_TOKENS}"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(temperature=-0.5)), "sampling.temperature"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(temperature=float("nan"))), "sampling.temperature"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(top_p=1.5)), "sampling.top_p"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(top_p=-0.1)), "sampling.top_p"),
+    (pb.GenerateRequest(prompts=["Hi"], sampling=sampling(n=65)), "sampling.n: at most 64"),
+])
+def test_bad_request_is_invalid_argument_naming_the_field(client, request_, field):
+    with pytest.raises(grpc.RpcError) as caught:
+        client.stub.Generate(request_, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in caught.value.details()
+    assert len(client.generate(["Hi"], max_new_tokens=2).completion_ids) == 1  # still serving
+
+
+# ---- weights -------------------------------------------------------------------------------------
+
+def greedy(client):
+    return client.generate(prompt_ids=[[5, 6, 7], [100, 200, 300, 400]], max_new_tokens=8, temperature=0)
+
+
+def test_update_weights_changes_output_and_bumps_version(weights_client, policy):
+    before, info = greedy(weights_client), weights_client.info()
+    new = perturbed(policy, seed=1)
+    assert weights_client.update_weights(new.state_dict(), version=info.version + 1, chunk_size=64 << 10) \
+        == info.version + 1
+    after, info_after = greedy(weights_client), weights_client.info()
+    assert samples(after) != samples(before)
+    assert after.policy_version == info_after.version == info.version + 1
+    assert info_after.revision == weights_revision(new) != info.revision
+    assert_logprobs_match(new, after)
+
+
+def chunks(header: pb.WeightHeader, data: bytes, size: int = 64 << 10) -> list[pb.WeightChunk]:
+    return [pb.WeightChunk(header=header)] + [pb.WeightChunk(data=data[i:i + size]) for i in range(0, len(data), size)]
+
+
+def test_bad_weight_pushes_are_rejected_and_the_old_weights_keep_serving(weights_client, policy):
+    before, info = greedy(weights_client), weights_client.info()
+    payload = safetensors_bytes(perturbed(policy, seed=2).state_dict())
+    header = pb.WeightHeader(version=info.version + 1, sha256=hashlib.sha256(payload).hexdigest(),
+                             total_bytes=len(payload))
+    corrupted = bytearray(payload)
+    corrupted[len(payload) // 2] ^= 0xFF
+    missing = {k: v for k, v in policy.state_dict().items() if k != "model.norm.weight"}
+    reshaped = {**policy.state_dict(), "model.norm.weight": torch.ones(65)}
+    renamed = {**policy.state_dict(), "model.extra.weight": torch.ones(3)}
+
+    streams = [
+        (chunks(header, bytes(corrupted)), grpc.StatusCode.INVALID_ARGUMENT, "header.sha256"),
+        (chunks(header, payload[:len(payload) // 2]), grpc.StatusCode.INVALID_ARGUMENT, "data: truncated"),
+        (chunks(header, payload)[1:], grpc.StatusCode.INVALID_ARGUMENT, "header: the first message"),
+        ([], grpc.StatusCode.INVALID_ARGUMENT, "header: the stream was empty"),
+        (chunks(header, payload) + [pb.WeightChunk(header=header)], grpc.StatusCode.INVALID_ARGUMENT,
+         "header: sent more than once"),
+        (chunks(pb.WeightHeader(version=info.version, sha256=header.sha256, total_bytes=len(payload)), payload),
+         grpc.StatusCode.FAILED_PRECONDITION, "version"),
+    ]
+    for stream, code, field in streams:
+        with pytest.raises(grpc.RpcError) as caught:
+            weights_client.stub.UpdateWeights(iter(stream), timeout=60)
+        assert (caught.value.code(), field in caught.value.details()) == (code, True), caught.value.details()
+    for state_dict, field in ((missing, "'model.norm.weight' is missing"), (reshaped, "has shape [65]"),
+                              (renamed, "'model.extra.weight' is not in the model")):
+        with pytest.raises(ServiceError) as caught:
+            weights_client.update_weights(state_dict, version=info.version + 1)
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert field in caught.value.details
+
+    after = greedy(weights_client)
+    assert weights_client.info() == info
+    assert samples(after) == samples(before)
+    np.testing.assert_array_equal(np.concatenate(after.logprobs), np.concatenate(before.logprobs))
+
+
+def test_load_weights_from_a_file_uri(weights_client, policy, tmp_path):
+    new = perturbed(policy, seed=3)
+    payload = safetensors_bytes(new.state_dict())
+    path = tmp_path / "policy.safetensors"
+    path.write_bytes(payload)
+    version = weights_client.info().version + 1
+    digest = hashlib.sha256(payload).hexdigest()
+
+    for uri, sha, code, field in ((f"file://{path}", "0" * 64, grpc.StatusCode.INVALID_ARGUMENT, "sha256"),
+                                  (f"file://{tmp_path}/absent.safetensors", "", grpc.StatusCode.NOT_FOUND, ""),
+                                  ("", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: required")):
+        with pytest.raises(ServiceError) as caught:
+            weights_client.load_weights(uri, version, sha256=sha)
+        assert caught.value.code == code and field in caught.value.details
+
+    assert weights_client.load_weights(f"file://{path}", version, sha256=digest) == version
+    assert weights_client.info().revision == weights_revision(new)
+    after = greedy(weights_client)
+    assert after.policy_version == version
+    assert_logprobs_match(new, after)
+
+
+# ---- shutdown ------------------------------------------------------------------------------------
+
+def wait_for(condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"condition not met within {timeout}s"
+        time.sleep(0.01)
+
+
+def test_sigterm_drains_a_long_generate_then_refuses_calls(start_service, tiny_models):
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
+    result: dict[str, object] = {}
+
+    def long_call() -> None:
+        with PolicyInferenceClient(proc.target, timeout=120, retries=0) as client:
+            try:
+                result["gen"] = client.generate(["Tell me a long story."], max_new_tokens=400, n=2, seed=5)
+            except ServiceError as exc:
+                result["error"] = exc
+
+    caller = threading.Thread(target=long_call)
+    caller.start()
+    wait_for(lambda: metric(proc.metrics_url, "rlhf_rpc_in_flight", service=SERVICE, method="Generate"))
+    assert caller.is_alive(), f"the call ended before SIGTERM: {result}"
+    proc.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "draining" in proc.output)
+
+    with PolicyInferenceClient(proc.target, timeout=10, retries=0) as late:
+        with pytest.raises(ServiceError) as refused:
+            late.generate(["Hi"], max_new_tokens=2)
+    assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+
+    caller.join(120)
+    assert "error" not in result, result.get("error")
+    gen = result["gen"]
+    assert len(gen.completion_ids) == 2
+    assert all(len(ids) == 400 or reason == "stop" for ids, reason in zip(gen.completion_ids, gen.finish_reasons))
+    assert proc.proc.wait(60) == 0, proc.output

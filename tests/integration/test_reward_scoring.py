@@ -1,0 +1,130 @@
+"""The reward-scoring service through real gRPC: scores equal the in-process reward model's,
+concurrent callers share batches, bad requests get INVALID_ARGUMENT naming the field."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+
+import grpc
+import numpy as np
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from rlhf.clients.base import ServiceError
+from rlhf.clients.reward_scoring import RewardScoringClient
+from rlhf.models import load_reward_model, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models.scoring import reward_inputs, score_texts, tokenize_texts
+
+SERVICE = "reward-scoring"
+MAX_LENGTH = 1024  # the tiny models' max_position_embeddings
+PROMPTS = ["Say hi.", "List three fruits, all lowercase.", "Write a long sentence about the sea.", "Answer with nothing."]
+COMPLETIONS = ["Hi!", "- apple\n- pear\n- plum", "The sea " + "rolls and " * 30 + "rests.", ""]
+
+
+@pytest.fixture(scope="module")
+def server(start_service, tiny_models):
+    # A generous batch wait so the concurrent test's callers surely meet in one batch.
+    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]), "--batch-wait-ms", "100")
+    yield proc
+    proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with RewardScoringClient(server.target, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_models):
+    return load_tokenizer(tiny_models["reward"])
+
+
+@pytest.fixture(scope="module")
+def reward_model(tiny_models):
+    return load_reward_model(tiny_models["reward"])
+
+
+def in_process(reward_model, tokenizer, prompts, completions) -> list[float]:
+    texts = [reward_inputs(tokenizer, p, c) for p, c in zip(prompts, completions)]
+    return score_texts(reward_model, tokenizer, texts, MAX_LENGTH)
+
+
+def metric(url: str, sample: str, **labels: str) -> float:
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
+                return found.value
+    return 0.0
+
+
+def test_score_equals_in_process_reward_model(server, client, reward_model, tokenizer):
+    tokens_before = metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="in")
+    scores = client.score(PROMPTS, COMPLETIONS)
+    np.testing.assert_allclose(scores, in_process(reward_model, tokenizer, PROMPTS, COMPLETIONS), atol=1e-5)
+    texts = [reward_inputs(tokenizer, p, c) for p, c in zip(PROMPTS, COMPLETIONS)]
+    sent = sum(len(ids) for ids in tokenize_texts(tokenizer, texts))
+    assert metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="in") == tokens_before + sent
+
+
+def test_concurrent_callers_are_batched(server, client, reward_model, tokenizer):
+    callers = 16
+    prompts = [f"Count to {i}." for i in range(callers)]
+    completions = [" ".join(str(n) for n in range(1, i + 1)) for i in range(callers)]
+    start = threading.Barrier(callers)
+    results: dict[int, list[float]] = {}
+
+    def call(i: int) -> None:
+        start.wait()
+        results[i] = client.score([prompts[i]], [completions[i]])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got = [results[i][0] for i in range(callers)]
+    np.testing.assert_allclose(got, in_process(reward_model, tokenizer, prompts, completions), atol=1e-5)
+    batches = metric(server.metrics_url, "rlhf_batch_size_count", service=SERVICE)
+    single = metric(server.metrics_url, "rlhf_batch_size_bucket", service=SERVICE, le="1.0")
+    assert batches > single, "no batch of more than one pair was observed"
+
+
+LONG = "word " * (MAX_LENGTH + 100)
+
+
+@pytest.mark.parametrize("prompts, completions, field", [
+    ([], [], "prompts: empty batch"),
+    (["Say hi.", "Say bye."], ["Hi!"], "completions: 1 completions for 2 prompts"),
+    (["Say hi."], ["Hi!", "Bye!"], "completions: 2 completions for 1 prompts"),
+    (["Say hi.", ""], ["Hi!", "Bye!"], "prompts[1]: empty prompt"),
+    (["Say hi.", "  \n"], ["Hi!", "Bye!"], "prompts[1]: empty prompt"),
+    (["Say hi.", "Say bye."], ["Hi!", LONG], "completions[1]: prompt + completion is"),
+    ([LONG], ["Hi!"], "prompts[0]:"),
+])
+def test_bad_request_is_invalid_argument_naming_the_field(client, prompts, completions, field):
+    with pytest.raises(ServiceError) as caught:
+        client.score(prompts, completions)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in caught.value.details
+    if "tokens" in caught.value.details:
+        assert f"max {MAX_LENGTH}" in caught.value.details
+    assert len(client.score(["Say hi."], ["Hi!"])) == 1  # still serving
+
+
+def test_empty_completion_is_scored(client, reward_model, tokenizer):
+    np.testing.assert_allclose(client.score(["Answer with nothing."], [""]),
+                               in_process(reward_model, tokenizer, ["Answer with nothing."], [""]), atol=1e-5)
+
+
+def test_get_info(client, tiny_models, reward_model, tokenizer):
+    info = client.info()
+    assert info.service == SERVICE
+    assert info.model_name == str(tiny_models["reward"])
+    assert info.revision == weights_revision(reward_model)
+    assert info.tokenizer_fingerprint == tokenizer_fingerprint(tokenizer)
+    assert info.vocab_size == len(tokenizer)
+    assert info.max_sequence_length == MAX_LENGTH
+    assert info.version == 0

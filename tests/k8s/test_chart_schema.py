@@ -1,0 +1,86 @@
+"""values.schema.json rejects bad values with a message naming the field (Helm's own validator),
+and keeps the rlhf config sections it types in step with rlhf/config.py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+import chartlib
+
+
+def rejection(values: dict) -> str:
+    import helm_python
+
+    with pytest.raises(helm_python.HelmValuesError) as info:
+        chartlib.chart().validate_schema(values)
+    # render (what `helm install` does) refuses the same values
+    with pytest.raises(helm_python.HelmValuesError):
+        chartlib.chart().render(values, name=chartlib.RELEASE, namespace=chartlib.NAMESPACE)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"services": {"policyInference": {"replicas": -1}}}, "/services/policyInference/replicas"),
+    ({"services": {"dataStore": {"replicas": -2}}}, "/services/dataStore/replicas"),
+    ({"trainer": {"workers": -1}}, "/trainer/workers"),
+    ({"services": {"rewardScoring": {"gpus": 1.5}}}, "/services/rewardScoring/gpus"),
+    ({"services": {"rewardScoring": {"gpus": "1"}}}, "/services/rewardScoring/gpus"),
+    ({"trainer": {"gpus": 0.5}}, "/trainer/gpus"),
+    ({"stages": {"sft": {"gpus": "one"}}}, "/stages/sft/gpus"),
+    ({"services": {"referenceKl": {"model": ""}}}, "/services/referenceKl/model"),
+    ({"services": {"policyInference": {"port": 70000}}}, "/services/policyInference/port"),
+    ({"minio": {"rootPassword": "short"}}, "/minio/rootPassword"),
+    ({"services": {"policyInference": {"replicas": 2}}}, "/services/policyInference/replicas"),
+    ({"store": {"bucket": "Not_A_Bucket"}}, "/store/bucket"),
+    ({"config": {"services": {"policy_inference": {"max_batch_size": "big"}}}},
+     "/config/services/policy_inference/max_batch_size"),
+])
+def test_bad_values_are_rejected_naming_the_field(values, field):
+    message = rejection(values)
+    assert f"'{field}'" in message, message
+
+
+def test_unknown_service_name_is_rejected():
+    message = rejection({"services": {"policyInfrence": {"replicas": 1}}})
+    assert "'/services'" in message and "policyInfrence" in message, message
+
+
+def test_unknown_top_level_and_nested_keys_are_rejected():
+    assert "replica" in rejection({"trainer": {"replica": 2}})
+    assert "'/config/store'" in rejection({"config": {"store": {"bucket": "x"}}})
+
+
+def test_missing_model_uri_is_rejected():
+    # values.yaml has defaults, so a model goes missing when a user nulls it (`--set ...model=null`
+    # or `model: null` in a values file): Helm deletes the key and the schema's `required` fires.
+    message = rejection({"services": {"rewardScoring": {"model": None}}})
+    assert "'/services/rewardScoring'" in message and "missing property 'model'" in message, message
+    message = rejection({"services": {"policyInference": {"model": "  "}}})
+    assert "'/services/policyInference/model'" in message, message
+
+
+def test_minio_off_requires_an_external_endpoint_and_secret():
+    message = rejection({"minio": {"enabled": False}})
+    assert "'/externalS3/endpoint'" in message or "'/externalS3'" in message, message
+    message = rejection({"minio": {"enabled": False}, "externalS3": {"endpoint": "s3.example.com:443"}})
+    assert "existingSecret" in message, message
+    assert "externalS3/endpoint" in rejection({"minio": {"enabled": False},
+                                               "externalS3": {"endpoint": "https://s3.example.com", "existingSecret": "s"}})
+
+
+@pytest.mark.parametrize("variant", list(chartlib.VARIANTS) + list(chartlib.EXAMPLES))
+def test_good_values_pass(variant):
+    chartlib.chart().validate_schema(chartlib.values_of(variant))
+
+
+def test_schema_types_the_config_sections_exactly_like_rlhf_config():
+    """config.store and config.services.* in the schema list the fields of rlhf.config, no more, no less."""
+    from rlhf.config import ServiceConfig, ServicesConfig, StoreConfig
+
+    schema = chartlib.chart().schema
+    config = schema["properties"]["config"]["properties"]
+    assert set(config["store"]["properties"]) == {f.name for f in dataclasses.fields(StoreConfig)}
+    assert set(config["services"]["properties"]) == {f.name for f in dataclasses.fields(ServicesConfig)}
+    assert set(schema["definitions"]["serviceConfig"]["properties"]) == {f.name for f in dataclasses.fields(ServiceConfig)}

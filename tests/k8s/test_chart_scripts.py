@@ -1,0 +1,251 @@
+"""The helper scripts the chart ships in its scripts ConfigMap (init containers, the bucket Job,
+`helm test`), run as they are rendered, against real local servers: a gRPC health server, a
+DataStore gRPC server, and moto's S3 server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+
+import chartlib
+
+SCRIPT_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory) -> Path:
+    """The scripts exactly as rendered into the rlhf-scripts ConfigMap."""
+    out = tmp_path_factory.mktemp("scripts")
+    data = chartlib.one(chartlib.render("default"), "ConfigMap", "rlhf-scripts")["data"]
+    for name, text in data.items():
+        (out / name).write_text(text)
+    return out
+
+
+def run(scripts: Path, name: str, *args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(scripts / name), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=SCRIPT_TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(chartlib.ROOT), **(env or {})})
+
+
+def write_config(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- gRPC health ------------------------------------------------------------------------------
+
+@pytest.fixture
+def health_server():
+    from grpc_health.v1 import health, health_pb2_grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", servicer
+    server.stop(0)
+
+
+def test_wait_for_grpc_returns_once_serving(scripts, tmp_path, health_server):
+    from grpc_health.v1 import health_pb2
+
+    target, servicer = health_server
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    result = run(scripts, "wait_for.py", "--grpc", target, "--timeout", "10", "--interval", "0.2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"ready: {target}" in result.stdout
+
+
+def test_wait_for_grpc_times_out_naming_the_unready_service(scripts, tmp_path, health_server):
+    from grpc_health.v1 import health_pb2
+
+    target, servicer = health_server
+    servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)  # e.g. a server that is draining
+    closed = f"127.0.0.1:{free_port()}"
+    start = time.monotonic()
+    result = run(scripts, "wait_for.py", "--grpc", target, "--grpc", closed, "--timeout", "2", "--interval", "0.3",
+                 cwd=tmp_path)
+    assert result.returncode == 1
+    assert time.monotonic() - start < 30
+    assert f"{target}: NOT_SERVING" in result.stderr
+    assert f"{closed}: UNAVAILABLE" in result.stderr
+
+
+# ---- models -----------------------------------------------------------------------------------
+
+def test_wait_for_model_directories_relative_to_the_workspace(scripts, tmp_path):
+    workspace = tmp_path / "workspace"
+    (workspace / "runs/latest/models/ppo").mkdir(parents=True)
+    config = write_config(tmp_path / "config.yaml", {"eval": {"policies": {"PPO": "runs/latest/models/ppo",
+                                                                           "Other": "runs/latest/models/other"}}})
+    args = ("--config", str(config), "--model-from-config", "eval.policies", "--timeout", "1", "--interval", "0.2")
+    result = run(scripts, "wait_for.py", *args, cwd=workspace)
+    assert result.returncode == 1
+    assert "runs/latest/models/ppo/config.json" in result.stderr  # no config.json yet
+    assert "runs/latest/models/other/config.json" in result.stderr
+    for name in ("ppo", "other"):
+        (workspace / "runs/latest/models" / name).mkdir(parents=True, exist_ok=True)
+        (workspace / "runs/latest/models" / name / "config.json").write_text("{}")
+    result = run(scripts, "wait_for.py", *args, cwd=workspace)
+    assert result.returncode == 0, result.stderr
+
+
+def test_wait_for_model_from_config_uses_the_loader_defaults(scripts, tmp_path):
+    from rlhf.config import Config
+
+    default_init = Config().rm.init_model
+    (tmp_path / default_init).mkdir(parents=True)
+    (tmp_path / default_init / "config.json").write_text("{}")
+    config = write_config(tmp_path / "config.yaml", {})
+    result = run(scripts, "wait_for.py", "--config", str(config), "--model-from-config", "rm.init_model",
+                 "--timeout", "5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    bad = run(scripts, "wait_for.py", "--config", str(config), "--model-from-config", "rm.no_such_field", cwd=tmp_path)
+    assert bad.returncode != 0 and "no_such_field" in bad.stderr
+
+
+# ---- record sets in the data-store ------------------------------------------------------------
+
+@pytest.fixture
+def data_store_server():
+    """A DataStore gRPC server (the real generated service) answering Stat for the keys it holds."""
+    from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
+
+    keys: set[str] = set()
+
+    class Store(data_store_pb2_grpc.DataStoreServicer):
+        def Stat(self, request, context):
+            if request.key not in keys:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"{request.key}: no such object")
+            return data_store_pb2.ObjectInfo(key=request.key, size=1)
+
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    data_store_pb2_grpc.add_DataStoreServicer_to_server(Store(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}", keys
+    server.stop(0)
+
+
+def test_wait_for_record_sets_asks_the_data_store(scripts, tmp_path, data_store_server):
+    target, keys = data_store_server
+    config = write_config(tmp_path / "config.yaml", {"rm": {"comparisons": "comparisons/train"}})
+    args = ("--config", str(config), "--record-set-from-config", "rm.comparisons", "--record-set", "demonstrations",
+            "--timeout", "1", "--interval", "0.2")
+    env = {"RLHF_DATA_STORE_ADDR": target}
+    result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "'comparisons/train' (records/comparisons/train.jsonl" in result.stderr and "NOT_FOUND" in result.stderr
+    keys.update({"records/comparisons/train.jsonl", "records/demonstrations.jsonl"})
+    result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_record_sets_live_where_the_stages_read_them():
+    """wait_for.py looks for records/<set>.jsonl: the key pipelines.common.all_records reads."""
+    from pipelines.common import all_records
+
+    class Recorder:
+        def __init__(self):
+            self.keys = []
+
+        def get(self, key):
+            self.keys.append(key)
+            return b'{"prompt": "p"}\n'
+
+    store = Recorder()
+    assert all_records(store, "comparisons/train") == [{"prompt": "p"}]
+    assert store.keys == ["records/comparisons/train.jsonl"]
+
+
+# ---- S3: bucket creation and s3:// models ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("moto_server did not start")
+            time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def test_make_bucket_creates_the_store_bucket_once(scripts, tmp_path, s3_endpoint):
+    from minio import Minio
+
+    config = write_config(tmp_path / "config.yaml", {"store": {"uri": "s3://rlhf-bucket", "endpoint": s3_endpoint}})
+    client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
+    assert not client.bucket_exists("rlhf-bucket")
+    first = run(scripts, "make_bucket.py", "--config", str(config), "--timeout", "20", cwd=tmp_path, env=S3_ENV)
+    assert first.returncode == 0, first.stderr
+    assert "created s3://rlhf-bucket" in first.stdout
+    assert client.bucket_exists("rlhf-bucket")
+    again = run(scripts, "make_bucket.py", "--config", str(config), "--timeout", "20", cwd=tmp_path, env=S3_ENV)
+    assert again.returncode == 0 and "exists" in again.stdout
+
+
+def test_make_bucket_gives_up_after_its_timeout(scripts, tmp_path):
+    closed = f"127.0.0.1:{free_port()}"
+    config = write_config(tmp_path / "config.yaml", {"store": {"uri": "s3://rlhf-bucket", "endpoint": closed}})
+    result = run(scripts, "make_bucket.py", "--config", str(config), "--timeout", "1", cwd=tmp_path, env=S3_ENV)
+    assert result.returncode == 1 and closed in result.stderr
+
+
+def test_wait_for_s3_model(scripts, tmp_path, s3_endpoint):
+    import io
+
+    from minio import Minio
+
+    client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False)
+    if not client.bucket_exists("models-bucket"):
+        client.make_bucket("models-bucket")
+    config = write_config(tmp_path / "config.yaml", {"store": {"uri": "s3://models-bucket", "endpoint": s3_endpoint}})
+    args = ("--config", str(config), "--model", "s3://models-bucket/sft/", "--timeout", "1", "--interval", "0.2")
+    result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=S3_ENV)
+    assert result.returncode == 1 and "s3://models-bucket/sft/config.json" in result.stderr
+    client.put_object("models-bucket", "sft/config.json", io.BytesIO(b"{}"), 2)
+    result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=S3_ENV)
+    assert result.returncode == 0, result.stderr
+
+
+def test_seed_demo_data_uses_the_runners_upload():
+    """The data stage's script calls functions that exist in the project (it runs in the image)."""
+    import inspect
+
+    from pipelines import local
+
+    assert callable(local.upload_demo_data) and local.DEMO_SETS
+    assert list(inspect.signature(local.upload_demo_data).parameters) == ["store"]
+    for set_name in ("demonstrations", "prompts/train", "prompts/heldout"):
+        assert set_name in local.DEMO_SETS

@@ -1,0 +1,178 @@
+"""Constraint checkers and the simulated labeler: the demo's stand-in for human judgement, so its
+rules must match what the prompts promise and its rankings must be valid RM training records."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from rlhf.labelers import (CONSTRAINT_TYPES, Labeler, SimulatedLabeler, check, comparison_record, satisfaction,
+                           validate_ranking)
+from rlhf.labelers.simulated import looks_finished, repetition
+
+CASES = [
+    # (constraint, text, satisfied)
+    ({"type": "max_words", "value": 5}, "One two three four five.", True),
+    ({"type": "max_words", "value": 5}, "One two three four five six.", False),
+    ({"type": "max_words", "value": 3}, "- one\n- two\n- three", True),  # bullet markers are not words
+    ({"type": "max_words", "value": 2}, "Don't panic!", True),
+    ({"type": "min_words", "value": 4}, "three little words", False),
+    ({"type": "min_words", "value": 3}, "three little words", True),
+    ({"type": "bullet_count", "value": 2}, "Tips:\n- Rest.\n* Drink water.", True),
+    ({"type": "bullet_count", "value": 2}, "  • indented bullet\n- another", True),
+    ({"type": "bullet_count", "value": 3}, "- one\n- two", False),
+    ({"type": "bullet_count", "value": 2}, "**Bold** title\n- one\n-two", False),
+    ({"type": "sentence_count", "value": 3}, "It rains. It pours! Why? ", True),
+    ({"type": "sentence_count", "value": 2}, "It costs 3.5 euros. Wait... really", True),
+    ({"type": "sentence_count", "value": 1}, "One. Two.", False),
+    ({"type": "lowercase"}, "all quiet here, 42 times.", True),
+    ({"type": "lowercase"}, "all quiet Here.", False),
+    ({"type": "uppercase"}, "LOUD AND CLEAR, 100%!", True),
+    ({"type": "uppercase"}, "LOUD AND CLEaR", False),
+    ({"type": "include_word", "value": "cat"}, "The CAT's bowl is empty.", True),
+    ({"type": "include_word", "value": "cat"}, "A category of cats.", False),
+    ({"type": "include_word", "value": "New Orleans"}, "Jazz came from new\norleans.", True),
+    ({"type": "exclude_word", "value": "very"}, "Every day is everything.", True),
+    ({"type": "exclude_word", "value": "very"}, "It is Very good.", False),
+    ({"type": "start_with", "value": "Sure"}, '  "sure, here you go.', True),
+    ({"type": "start_with", "value": "Sure"}, "Surely not.", False),
+    ({"type": "start_with", "value": "In short"}, "Briefly, in short: no.", False),
+    ({"type": "end_with", "value": "Good luck!"}, "Try it.  GOOD   luck.", True),
+    ({"type": "end_with", "value": "Good luck"}, 'Try it. Good luck!"', True),
+    ({"type": "end_with", "value": "luck"}, "Keep the pluck", False),
+    ({"type": "end_with", "value": "Good luck"}, "Good luck, and try it.", False),
+    ({"type": "no_commas"}, "No commas in sight.", True),
+    ({"type": "no_commas"}, "One, two.", False),
+    ({"type": "no_commas"}, "Full width，comma.", False),
+]
+
+
+def test_cases_cover_every_type() -> None:
+    assert {constraint["type"] for constraint, _, _ in CASES} == CONSTRAINT_TYPES
+    assert {(constraint["type"], satisfied) for constraint, _, satisfied in CASES} == set(
+        itertools.product(CONSTRAINT_TYPES, (True, False)))
+
+
+@pytest.mark.parametrize(("constraint", "text", "satisfied"), CASES)
+def test_check(constraint: dict, text: str, satisfied: bool) -> None:
+    assert check(constraint, text) is satisfied
+
+
+@pytest.mark.parametrize("kind", sorted(CONSTRAINT_TYPES))
+def test_an_answer_without_words_satisfies_nothing(kind: str) -> None:
+    constraint = {"type": kind, "value": {"max_words": 10, "min_words": 0, "bullet_count": 0,
+                                          "sentence_count": 0}.get(kind, "word")}
+    for text in ("", "   \n", "- ...", "!!"):
+        assert check(constraint, text) is False
+
+
+def test_unknown_type_is_named() -> None:
+    with pytest.raises(ValueError, match="'word_salad'"):
+        check({"type": "word_salad"}, "text")
+
+
+@pytest.mark.parametrize("constraint", [{"type": "max_words"}, {"type": "max_words", "value": "30"},
+                                        {"type": "bullet_count", "value": True},
+                                        {"type": "include_word", "value": ""}, {"type": "end_with", "value": 3}])
+def test_malformed_values_raise_even_for_empty_text(constraint: dict) -> None:
+    with pytest.raises(ValueError, match=constraint["type"]):
+        check(constraint, "")
+
+
+def test_satisfaction_is_the_fraction_satisfied() -> None:
+    constraints = [{"type": "lowercase"}, {"type": "max_words", "value": 3}, {"type": "include_word", "value": "tea"},
+                   {"type": "no_commas"}]
+    assert satisfaction(constraints, "i like tea") == 1.0
+    assert satisfaction(constraints, "I like green tea, hot") == 0.25
+    with pytest.raises(ValueError):
+        satisfaction([], "anything")
+
+
+def test_quality_signals() -> None:
+    assert looks_finished("Done.") and looks_finished("- one\n- two")
+    assert not looks_finished("It was cut off in the") and not looks_finished("  ")
+    assert repetition("a b c d e") == 0.0
+    assert repetition("go go go go go go") > 0.7
+
+
+PROMPT = {"id": "p", "prompt": "Say hi in lowercase, in at most 5 words.",
+          "constraints": [{"type": "lowercase"}, {"type": "max_words", "value": 5}]}
+
+
+def test_satisfying_completion_ranks_first() -> None:
+    completions = ["Hello There, My Dear Friend Of Mine.", "hi there.", "Hi there."]
+    for seed in range(20):
+        assert SimulatedLabeler(seed).rank(PROMPT, completions) == [1, 2, 0]
+
+
+@pytest.mark.parametrize(("worse", "better"), [
+    ("", "HELLO THERE MY GOOD DEAR FRIEND."),  # both satisfy nothing: saying something beats silence
+    ("hi there my", "hi there."),  # both satisfy all: finished beats cut off
+    ("hi hi hi hi hi.", "hi there you."),  # both satisfy all: varied beats a loop
+])
+def test_ties_are_broken_by_quality_before_chance(worse: str, better: str) -> None:
+    for seed in range(20):
+        assert SimulatedLabeler(seed).rank(PROMPT, [worse, better]) == [1, 0]
+
+
+def _random_completions(rng: random.Random, k: int) -> list[str]:
+    vocabulary = ["tea", "Tea", "hot", "cold", "is", "nice", "very", "-", "\n", ",", "."]
+    return [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 9))) for _ in range(k)]
+
+
+@pytest.mark.parametrize("k", range(2, 10))
+def test_ranking_is_a_permutation_and_deterministic(k: int) -> None:
+    rng = random.Random(k)
+    for _ in range(20):
+        completions = _random_completions(rng, k)
+        ranking = SimulatedLabeler(seed=7, noise=0.3).rank(PROMPT, completions)
+        assert sorted(ranking) == list(range(k))
+        assert SimulatedLabeler(seed=7, noise=0.3).rank(PROMPT, completions) == ranking
+
+
+def test_ties_depend_on_the_seed() -> None:
+    completions = ["hi there.", "hi you.", "hey there.", "hello you."]  # four equally good answers
+    rankings = {tuple(SimulatedLabeler(seed).rank(PROMPT, completions)) for seed in range(20)}
+    assert len(rankings) > 1
+
+
+def test_noise_zero_never_inverts_and_noise_flips_some() -> None:
+    rng = random.Random(0)
+    changed = 0
+    for _ in range(200):
+        completions = _random_completions(rng, 4)
+        clean = SimulatedLabeler(seed=1).rank(PROMPT, completions)
+        scores = [satisfaction(PROMPT["constraints"], completions[i]) for i in clean]
+        assert scores == sorted(scores, reverse=True)
+        changed += SimulatedLabeler(seed=1, noise=0.3).rank(PROMPT, completions) != clean
+    assert 20 < changed < 200
+
+
+def test_rank_needs_constraints() -> None:
+    with pytest.raises(ValueError, match="no constraints"):
+        SimulatedLabeler(0).rank({"id": "x", "prompt": "Say hi.", "constraints": []}, ["hi", "hello"])
+    with pytest.raises(ValueError):
+        SimulatedLabeler(0, noise=1.5)
+
+
+def test_comparison_record_matches_the_human_format() -> None:
+    record = SimulatedLabeler(3).label(PROMPT, ["Hi There Friend.", "hi."])
+    assert record == {"prompt": PROMPT["prompt"], "completions": ["Hi There Friend.", "hi."], "ranking": [1, 0]}
+    with pytest.raises(ValueError, match="permutation"):
+        comparison_record(PROMPT, ["a", "b", "c"], [0, 0, 1])
+    with pytest.raises(ValueError, match="2 to 9"):
+        comparison_record(PROMPT, ["a"], [0])
+    with pytest.raises(ValueError):
+        validate_ranking([1, 2], 2)
+
+
+def test_labeler_interface_admits_other_labelers() -> None:
+    class FirstIsBest(Labeler):
+        def rank(self, prompt_record: dict, completions: list[str]) -> list[int]:
+            return list(range(len(completions)))
+
+    with pytest.raises(TypeError):
+        Labeler()  # type: ignore[abstract]
+    assert FirstIsBest().label(PROMPT, ["a", "b"])["ranking"] == [0, 1]

@@ -1,0 +1,105 @@
+"""rlhf.models.scoring: batched reward and completion log-prob forwards give each sequence the
+result it gets alone, and log-probs match a float64 recomputation from the model's logits."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer
+from rlhf.models.scoring import (completion_logprobs, padded_completion_logprobs, reward_inputs, score_texts,
+                                 tokenize_texts)
+
+PAIRS = [("Say hi.", "Hi!"),
+         ("List three fruits, all lowercase, as bullet points.", "- apple\n- pear\n- plum"),
+         ("Write one long sentence about the sea.", "The sea " + "rolls and " * 30 + "rests."),
+         ("Answer with nothing.", "")]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_models):
+    return load_tokenizer(tiny_models["policy"])
+
+
+@pytest.fixture(scope="module")
+def policy(tiny_models):
+    return load_policy(tiny_models["policy"])
+
+
+@pytest.fixture(scope="module")
+def reward_model(tiny_models):
+    return load_reward_model(tiny_models["reward"])
+
+
+@pytest.fixture(scope="module")
+def sequences(tokenizer) -> tuple[list[np.ndarray], list[int]]:
+    """Prompt + completion ids of very different lengths (so the batch is heavily padded), plus a
+    one-token prompt."""
+    prompts = tokenize_texts(tokenizer, [format_prompt(tokenizer, p) for p, _ in PAIRS[:3]])
+    full = tokenize_texts(tokenizer, [reward_inputs(tokenizer, p, c) for p, c in PAIRS[:3]])
+    rng = np.random.default_rng(0)
+    seqs = [np.array(ids) for ids in full] + [rng.integers(0, len(tokenizer), 6)]
+    return seqs, [len(ids) for ids in prompts] + [1]
+
+
+def float64_completion_logprobs(model, ids: np.ndarray, prompt_length: int) -> np.ndarray:
+    """log softmax of the unpadded float64 logits, read at each completion token."""
+    input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
+    with torch.no_grad():
+        logits = model(input_ids=input_ids).logits[0].double()
+    logprobs = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)
+    return logprobs[prompt_length - 1:].numpy()
+
+
+def test_reward_inputs_is_the_policy_prompt_followed_by_the_completion(tokenizer):
+    text = reward_inputs(tokenizer, "Say hi.", "Hi!")
+    assert text == format_prompt(tokenizer, "Say hi.") + "Hi!"
+    assert "<|im_start|>assistant" in text
+
+
+def test_completion_logprobs_batched_equal_one_by_one_and_float64(policy, sequences):
+    seqs, prompt_lengths = sequences
+    batched = completion_logprobs(policy, seqs, prompt_lengths)
+    reference = copy.deepcopy(policy).double()
+    for ids, prompt_length, got in zip(seqs, prompt_lengths, batched):
+        assert got.dtype == np.float32
+        assert got.shape == (len(ids) - prompt_length,)
+        np.testing.assert_allclose(got, completion_logprobs(policy, [ids], [prompt_length])[0], atol=1e-5)
+        np.testing.assert_allclose(got, float64_completion_logprobs(reference, ids, prompt_length), atol=1e-4)
+        assert (got < 0).all()
+
+
+def test_padded_completion_logprobs_keep_grad_and_align_right(policy, sequences):
+    seqs, prompt_lengths = sequences
+    policy.train()
+    try:
+        logprobs, mask = padded_completion_logprobs(policy, seqs, prompt_lengths)
+        (-logprobs[mask].sum()).backward()
+    finally:
+        policy.eval()
+    grad = policy.get_input_embeddings().weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    policy.zero_grad(set_to_none=True)
+    expected = completion_logprobs(policy, seqs, prompt_lengths)
+    assert mask.sum(1).tolist() == [len(e) for e in expected]
+    for row, values in enumerate(expected):
+        assert mask[row, logprobs.shape[1] - len(values):].all()
+        np.testing.assert_allclose(logprobs[row, logprobs.shape[1] - len(values):].detach().numpy(), values, atol=1e-5)
+    assert (logprobs[~mask] == 0).all()
+
+
+def test_score_texts_batched_equal_one_by_one(reward_model, tokenizer):
+    texts = [reward_inputs(tokenizer, p, c) for p, c in PAIRS]
+    batched = score_texts(reward_model, tokenizer, texts, max_length=1024)
+    alone = [score_texts(reward_model, tokenizer, [text], max_length=1024)[0] for text in texts]
+    np.testing.assert_allclose(batched, alone, atol=1e-5)
+    assert len(set(batched)) == len(texts)  # the scores depend on the text
+
+
+def test_score_texts_refuses_to_truncate(reward_model, tokenizer):
+    texts = [reward_inputs(tokenizer, "Say hi.", "Hi!"), reward_inputs(tokenizer, "Say hi.", "hi " * 50)]
+    with pytest.raises(ValueError, match=r"texts\[1\]: \d+ tokens, expected 1..40"):
+        score_texts(reward_model, tokenizer, texts, max_length=40)
