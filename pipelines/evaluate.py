@@ -16,7 +16,6 @@ import torch
 from tqdm import tqdm
 
 from pipelines.common import all_records, data_store, read_jsonl, resolve_model
-from pipelines.ppo import state_dict_bytes
 from rlhf.algos.ppo import ptx_loss
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
@@ -69,7 +68,7 @@ def evaluate(config: Config) -> dict:
             ReferenceKLClient(service_address(config, "reference_kl"), timeout=300) as reference_client:
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
             model = load_policy(resolve_model(model_dir))
-            policy_client.update_weights(state_dict_bytes(model), version=policy_client.info().version + 1)
+            policy_client.update_weights(model.state_dict(), version=policy_client.info().version + 1)
             gen = policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
                                          temperature=cfg.temperature, seed=cfg.seed)
             completions = [c.tolist() for c in gen.completion_ids]

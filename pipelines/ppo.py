@@ -49,9 +49,10 @@ class Batch:
     mask: torch.Tensor
 
     @classmethod
-    def build(cls, prompts: list[list[int]], completions: list[list[int]], pad_id: int) -> "Batch":
+    def build(cls, prompts: list[list[int]], completions: list[list[int]], pad_id: int,
+              min_steps: int = 1) -> "Batch":
+        steps = max(min_steps, max(len(c) for c in completions))
         width = max(len(p) + len(c) for p, c in zip(prompts, completions))
-        steps = max(1, max(len(c) for c in completions))
         rows = len(prompts)
         input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
         attention_mask = torch.zeros_like(input_ids)
@@ -71,10 +72,19 @@ class Batch:
         return Batch(*(t[idx] for t in (self.input_ids, self.attention_mask, self.index, self.targets, self.mask)))
 
 
-def gather_logprobs(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """log pi(completion token) (B, T) from full-sequence logits (B, L, V)."""
-    picked = logits.gather(1, batch.index[..., None].expand(-1, -1, logits.shape[-1])).float()
-    return torch.log_softmax(picked, -1).gather(-1, batch.targets[..., None]).squeeze(-1)
+class CompletionLogprobs(torch.nn.Module):
+    """log pi(completion token) (B, T), with the LM head applied at completion positions only: the
+    vocabulary is 49k wide, so skipping prompt positions saves time and memory. DDP wraps this."""
+
+    def __init__(self, policy: torch.nn.Module):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        hidden = self.policy.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        picked = hidden.gather(1, batch.index[..., None].expand(-1, -1, hidden.shape[-1]))
+        logits = self.policy.lm_head(picked).float()
+        return torch.log_softmax(logits, -1).gather(-1, batch.targets[..., None]).squeeze(-1)
 
 
 class TokenValues(torch.nn.Module):
@@ -109,13 +119,6 @@ def all_mean(value: float, world: int) -> float:
     return tensor.item() / world
 
 
-def state_dict_bytes(model: torch.nn.Module) -> bytes:
-    """The policy as safetensors bytes (tied weights cloned so every key is stored)."""
-    from safetensors.torch import save
-
-    return save({k: v.detach().contiguous().clone() for k, v in model.state_dict().items()})
-
-
 class Trainer:
     def __init__(self, config: Config):
         self.config = config
@@ -129,13 +132,13 @@ class Trainer:
         self.tokenizer = load_tokenizer(init)
         self.policy = load_policy(init).train()
         self.value_model = load_reward_model(resolve_model(cfg.value_model)).train()
-        self.values = TokenValues(self.value_model)
+        self.logprobs, self.values = CompletionLogprobs(self.policy), TokenValues(self.value_model)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
-            self.policy_ddp, self.value_ddp = DDP(self.policy), DDP(self.values)
+            self.policy_ddp, self.value_ddp = DDP(self.logprobs), DDP(self.values)
         else:
-            self.policy_ddp, self.value_ddp = self.policy, self.values
+            self.policy_ddp, self.value_ddp = self.logprobs, self.values
         self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
         self.value_opt = torch.optim.AdamW(self.value_model.parameters(), lr=cfg.value_learning_rate,
                                            weight_decay=0.0)
@@ -174,7 +177,7 @@ class Trainer:
         version = 0
         if self.rank == 0:
             current = self.policy_client.info().version
-            version = self.policy_client.update_weights(state_dict_bytes(self.policy), version=current + 1)
+            version = self.policy_client.update_weights(self.policy.state_dict(), version=current + 1)
         if self.world > 1:
             dist.barrier()
         return version
@@ -246,7 +249,8 @@ class Trainer:
         batch = Batch.build(prompt_ids, completions, tok.pad_token_id)
         pad = lambda arrays: torch.stack([torch.nn.functional.pad(torch.tensor(a, dtype=torch.float32),
                                                                   (0, batch.mask.shape[1] - len(a))) for a in arrays])
-        return {"records": records, "texts": texts, "batch": batch, "scores": torch.tensor(scores),
+        return {"records": records, "texts": texts, "prompt_ids": prompt_ids, "completions": completions,
+                "batch": batch, "scores": torch.tensor(scores),
                 "ref_logprobs": pad(reference.logprobs), "gen_logprobs": pad(gen.logprobs),
                 "time_generate": t1 - t0, "time_score_reference": t2 - t1}
 
@@ -264,8 +268,7 @@ class Trainer:
         mask = batch.mask
         t0 = time.perf_counter()
         with torch.no_grad(), autocast(cfg.bf16_autocast):
-            old_logprobs = gather_logprobs(self.policy(input_ids=batch.input_ids,
-                                                       attention_mask=batch.attention_mask).logits, batch)
+            old_logprobs = self.logprobs(batch)
             old_values = gather_values(self.values, batch)
         old_logprobs, old_values = old_logprobs.float(), old_values.float()
         drift = algo.masked_mean((data["gen_logprobs"] - old_logprobs).abs(), mask).item()
@@ -283,27 +286,24 @@ class Trainer:
             for start in range(0, rows, cfg.minibatch_size):
                 idx = order[start:start + cfg.minibatch_size]
                 mb = batch.rows(idx)
+                # PPO-ptx rows (a pretraining text = a 1-token "prompt" + the rest) share the forward
+                # pass: DDP allows one forward per backward.
                 ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else []
-                # One forward for PPO rows and ptx rows together (DDP allows one forward per backward).
-                input_ids, attention_mask = mb.input_ids, mb.attention_mask
-                if ptx:
-                    ptx_batch = Batch.build([r[:1] for r in ptx], [r[1:] for r in ptx], self.tokenizer.pad_token_id)
-                    width = max(input_ids.shape[1], ptx_batch.input_ids.shape[1])
-                    widen = lambda t, v: torch.nn.functional.pad(t, (0, width - t.shape[1]), value=v)
-                    input_ids = torch.cat([widen(input_ids, self.tokenizer.pad_token_id),
-                                           widen(ptx_batch.input_ids, self.tokenizer.pad_token_id)])
-                    attention_mask = torch.cat([widen(attention_mask, 0), widen(ptx_batch.attention_mask, 0)])
+                policy_batch = Batch.build([data["prompt_ids"][i] for i in idx] + [r[:1] for r in ptx],
+                                           [data["completions"][i] for i in idx] + [r[1:] for r in ptx],
+                                           self.tokenizer.pad_token_id, min_steps=mask.shape[1]) if ptx else mb
                 with autocast(cfg.bf16_autocast):
-                    logits = self.policy_ddp(input_ids=input_ids, attention_mask=attention_mask).logits
+                    all_logprobs = self.policy_ddp(policy_batch)
                     values = gather_values(self.value_ddp, mb)
-                logprobs = gather_logprobs(logits[:len(idx)], mb)
+                logprobs = all_logprobs[:len(idx), :mask.shape[1]]
                 pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx], mb.mask,
                                                      cfg.clip_range)
                 vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mb.mask,
                                                     cfg.value_clip_range)
                 loss = pg_loss + cfg.value_coef * vf_loss
                 if ptx:
-                    ptx_loss = algo.ptx_loss(logits[len(idx):], input_ids[len(idx):], attention_mask[len(idx):])
+                    # The pretraining LM loss: mean NLL over the ptx tokens.
+                    ptx_loss = -algo.masked_mean(all_logprobs[len(idx):], policy_batch.mask[len(idx):])
                     loss = loss + cfg.ptx_coef * ptx_loss
                     stats.setdefault("ptx_loss", []).append(ptx_loss.item())
                 loss.backward()

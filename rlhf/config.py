@@ -82,7 +82,7 @@ class SFTConfig:
     """Record set (kind demonstrations) in the data-store."""
     output_dir: str = "runs/latest/models/sft"
     """Where the fine-tuned model (safetensors + tokenizer) is written."""
-    epochs: float = 1.0
+    epochs: float = 0.5
     """Passes over the demonstrations (fractions allowed)."""
     batch_size: int = 8
     """Demonstrations per optimizer step."""
@@ -140,11 +140,11 @@ class PPOConfig:
     """Where the final policy is written."""
     run_name: str = "ppo"
     """Names this run's checkpoints, rollouts and metrics in the store."""
-    steps: int = 8
+    steps: int = 6
     """Rollout steps (each: sample, score, PPO epochs, weight push)."""
-    prompts_per_step: int = 16
+    prompts_per_step: int = 8
     """Prompts per rollout step across all workers (split evenly by rank)."""
-    max_new_tokens: int = 48
+    max_new_tokens: int = 40
     """Completion length limit when sampling."""
     temperature: float = 1.0
     """Sampling temperature (1.0 keeps the generator's log-probs those of the policy)."""
@@ -152,9 +152,9 @@ class PPOConfig:
     """Passes over each rollout batch."""
     minibatch_size: int = 8
     """Sequences per PPO minibatch on each worker."""
-    learning_rate: float = 1e-5
+    learning_rate: float = 2e-5
     """AdamW learning rate of the policy."""
-    value_learning_rate: float = 1e-5
+    value_learning_rate: float = 2e-5
     """AdamW learning rate of the value model."""
     kl_coef: float = 0.05
     """beta: weight of the per-token KL penalty to the SFT model (initial value if adaptive)."""
@@ -208,13 +208,13 @@ class LabelConfig:
     """Record set the training comparisons are drawn from."""
     heldout_prompts: str = "prompts/heldout"
     """Record set the held-out comparisons (RM accuracy) are drawn from."""
-    num_prompts: int = 96
+    num_prompts: int = 64
     """Training prompts to label."""
-    num_heldout: int = 32
+    num_heldout: int = 24
     """Held-out prompts to label."""
     k: int = 4
     """Completions ranked per prompt (2..9)."""
-    max_new_tokens: int = 48
+    max_new_tokens: int = 40
     """Completion length limit."""
     temperature: float = 1.0
     """Sampling temperature (diversity among the K completions)."""
@@ -243,7 +243,7 @@ class EvalConfig:
     """Held-out prompts evaluated (all if fewer)."""
     max_general: int = 64
     """Held-out texts for perplexity."""
-    max_new_tokens: int = 48
+    max_new_tokens: int = 40
     """Completion length limit."""
     temperature: float = 1.0
     """Sampling temperature; at 1.0 the KL to SFT is an unbiased estimate on these same samples."""

@@ -1,0 +1,109 @@
+"""Service overhead, measured side by side in one run.
+
+1. Generate tokens/s through gRPC vs the same model and batch called in-process (target >= 0.9).
+2. Score items/s at 16 concurrent callers, one item per request: server-side batching on vs off
+   (max_batch_size 1) (target >= 3).
+
+    python bench/services.py            # SmolLM2-135M, the demo's model
+    python bench/services.py --tiny     # 2-layer random Llama: checks the harness in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from bench.common import Service, model_dirs  # noqa: E402
+from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
+from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
+from rlhf.models import format_prompt, load_policy, load_tokenizer  # noqa: E402
+from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
+
+PROMPTS = ["Describe the sea in under 20 words.", "Give exactly 3 bullet points about bread.",
+           "Explain rain to a child, all in lowercase.", "Name two uses of copper.",
+           "What is a bicycle good for? End with 'ride on'.", "Summarise winter in one sentence.",
+           "Why do cats purr? Mention the word 'vibration'.", "List 2 facts about forests."]
+
+
+def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple[float, float]:
+    tokenizer = load_tokenizer(policy_dir)
+    model = load_policy(policy_dir)
+    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in PROMPTS]
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0)
+    items = [GenerationItem(ids, params, (7, i, 0)) for i, ids in enumerate(prompt_ids)]
+    service = Service("policy-inference", "--model", str(policy_dir), "--max-batch-size", str(len(PROMPTS)))
+    local_rates, grpc_rates = [], []
+    try:
+        with PolicyInferenceClient(service.target, timeout=600) as client:
+            client.generate(prompt_ids=prompt_ids[:1], max_new_tokens=2)  # warm-up
+            for _ in range(repeats):  # interleaved, so drift in machine load hits both sides
+                start = time.perf_counter()
+                local = generate_batch(model, items, eos_token_id=tokenizer.eos_token_id,
+                                       pad_token_id=tokenizer.pad_token_id)
+                local_rates.append(sum(len(c.token_ids) for c in local) / (time.perf_counter() - start))
+                start = time.perf_counter()
+                remote = client.generate(prompt_ids=prompt_ids, max_new_tokens=max_new_tokens, temperature=1.0,
+                                         seed=7)
+                grpc_rates.append(sum(len(c) for c in remote.completion_ids) / (time.perf_counter() - start))
+    finally:
+        service.stop()
+    return statistics.median(local_rates), statistics.median(grpc_rates)
+
+
+def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool) -> float:
+    args = ["--model", str(rm_dir), "--max-batch-size", "16" if batching else "1", "--batch-wait-ms", "2"]
+    service = Service("reward-scoring", *args)
+    try:
+        clients = [RewardScoringClient(service.target, timeout=600) for _ in range(callers)]
+        clients[0].score(["warm"], ["up"])
+        barrier = threading.Barrier(callers + 1)
+
+        def caller(i: int) -> None:
+            barrier.wait()
+            for j in range(per_caller):
+                clients[i].score([PROMPTS[(i + j) % len(PROMPTS)]], [f"An answer of caller {i}, number {j}."])
+        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - start
+        for c in clients:
+            c.close()
+    finally:
+        service.stop()
+    return callers * per_caller / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny random models instead of SmolLM2-135M")
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--score-requests", type=int, default=8, help="requests per caller")
+    args = parser.parse_args()
+    policy_dir, rm_dir = model_dirs(args.tiny)
+    print(f"model: {'tiny random Llama' if args.tiny else 'SmolLM2-135M'}; torch threads {torch.get_num_threads()}")
+
+    local, remote = bench_generate(policy_dir, args.max_new_tokens, args.repeats)
+    print(f"Generate ({len(PROMPTS)} prompts x {args.max_new_tokens} new tokens, median of {args.repeats}):")
+    print(f"  in-process {local:8.1f} tok/s   gRPC {remote:8.1f} tok/s   ratio {remote / local:.2f}  (target >= 0.9)")
+
+    on = bench_score(rm_dir, 16, args.score_requests, batching=True)
+    off = bench_score(rm_dir, 16, args.score_requests, batching=False)
+    print(f"Score (16 concurrent callers x {args.score_requests} single-item requests):")
+    print(f"  batching on {on:8.1f} items/s   off {off:8.1f} items/s   ratio {on / off:.2f}  (target >= 3)")
+
+
+if __name__ == "__main__":
+    main()
