@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test protos demo bench clean
+.PHONY: install test protos demo bench image image-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,19 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/services.py
+	$(PY) bench/ppo_step.py
+
+IMAGE ?= rlhf-stack
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+
+# One image for services, stages and trainer (Dockerfile); CUDA base by default. Needs Docker.
+image:
+	docker build -t $(IMAGE):$(IMAGE_TAG) .
+
+image-cpu:
+	docker build -t $(IMAGE):$(IMAGE_TAG)-cpu \
+	  --build-arg BASE_IMAGE=python:3.11-slim-bookworm \
+	  --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

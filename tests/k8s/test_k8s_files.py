@@ -12,7 +12,7 @@ import yaml
 import chartlib
 from chartlib import ROOT
 
-DOCS = [ROOT / "docs" / "install-cluster.md", ROOT / "k8s" / "README.md"]
+DOCS = [ROOT / "README.md", ROOT / "k8s" / "README.md"]
 
 
 def dockerfile() -> str:
@@ -73,9 +73,11 @@ def test_files_the_docs_mention_exist(doc):
 
 
 def test_set_flags_in_the_guide_name_real_values_keys():
-    text = (ROOT / "docs" / "install-cluster.md").read_text()
+    text = (ROOT / "README.md").read_text()
     values = chartlib.chart().values
-    keys = re.findall(r"--set ([\w.]+)=", text)
+    # Only helm's --set flags: a helm command with its backslash-continued lines.
+    helm_commands = re.findall(r"^helm (?:[^\n]*\\\n)*[^\n]*", text, flags=re.M)
+    keys = [key for command in helm_commands for key in re.findall(r"--set ([\w.]+)=", command)]
     assert keys
     for key in keys:
         node = values
@@ -88,7 +90,7 @@ def test_set_flags_in_the_guide_name_real_values_keys():
 
 
 def test_guide_names_the_objects_the_chart_creates():
-    text = (ROOT / "docs" / "install-cluster.md").read_text()
+    text = (ROOT / "README.md").read_text()
     objects = chartlib.render("default")
     for kind, name in re.findall(r"\b(job|pytorchjob|deploy|pvc)[/ ](rlhf-[\w-]+)", text):
         kind = {"job": "Job", "pytorchjob": "PyTorchJob", "deploy": "Deployment", "pvc": "PersistentVolumeClaim"}[kind]
