@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Service, model_dirs  # noqa: E402
@@ -55,8 +57,8 @@ class LocalPolicy:
                                                    for i, ids in enumerate(prompt_ids)],
                              eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
         self.trainer.policy.train(was_training)
-        return Generation(prompt_ids=prompt_ids, completion_ids=[c.token_ids for c in out],
-                          logprobs=[c.logprobs for c in out], texts=[], finish_reasons=[c.finish_reason for c in out],
+        return Generation(prompt_ids=prompt_ids, completion_ids=[np.asarray(c.token_ids) for c in out],
+                          logprobs=[np.asarray(c.logprobs, dtype=np.float32) for c in out], texts=[], finish_reasons=[c.finish_reason for c in out],
                           policy_version=0, n=1)
 
     def close(self) -> None:
@@ -78,6 +80,10 @@ class LocalReward:
 class LocalReference:
     def __init__(self, policy_dir: Path):
         self.model = load_policy(policy_dir)
+        self.fingerprint = tokenizer_fingerprint(load_tokenizer(policy_dir))
+
+    def info(self):
+        return SimpleNamespace(tokenizer_fingerprint=self.fingerprint)
 
     def logprobs(self, sequences, prompt_lengths) -> LogProbsResult:
         return LogProbsResult(logprobs=completion_logprobs(self.model, sequences, prompt_lengths))
@@ -114,8 +120,9 @@ def main() -> None:
     config.ppo.eval_every = 0
     services = {"data_store": Service("data-store", "--store", f"file://{store_dir}/store"),
                 "policy_inference": Service("policy-inference", "--model", str(policy_dir)),
-                "reward_scoring": Service("reward-scoring", "--model", str(rm_dir)),
-                "reference_kl": Service("reference-kl", "--model", str(policy_dir))}
+                # As the embedded runner starts them: Score and LogProbs run concurrently, one thread each.
+                "reward_scoring": Service("reward-scoring", "--model", str(rm_dir), "--torch-threads", "1"),
+                "reference_kl": Service("reference-kl", "--model", str(policy_dir), "--torch-threads", "1")}
     try:
         for section, service in services.items():
             getattr(config.services, section).port = int(service.target.rsplit(":", 1)[1])

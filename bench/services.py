@@ -24,8 +24,9 @@ import torch  # noqa: E402
 from bench.common import Service, model_dirs  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
-from rlhf.models import format_prompt, load_policy, load_tokenizer  # noqa: E402
+from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer  # noqa: E402
 from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
+from rlhf.models.scoring import reward_inputs, score_texts  # noqa: E402
 
 PROMPTS = ["Describe the sea in under 20 words.", "Give exactly 3 bullet points about bread.",
            "Explain rain to a child, all in lowercase.", "Name two uses of copper.",
@@ -58,8 +59,23 @@ def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple
     return statistics.median(local_rates), statistics.median(grpc_rates)
 
 
-def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool) -> float:
-    args = ["--model", str(rm_dir), "--max-batch-size", "16" if batching else "1", "--batch-wait-ms", "2"]
+def score_ceiling(rm_dir: Path, items: int = 16) -> float:
+    """In-process items/s of one batch of 16 over 16 batches of 1: the most batching can give on
+    this hardware (on a CPU already saturated by one item it is small)."""
+    model, tokenizer = load_reward_model(rm_dir), load_tokenizer(rm_dir)
+    texts = [reward_inputs(tokenizer, PROMPTS[i % len(PROMPTS)], f"An answer, number {i}.") for i in range(items)]
+    score_texts(model, tokenizer, texts[:2], 2048)  # warm-up
+    start = time.perf_counter()
+    for text in texts:
+        score_texts(model, tokenizer, [text], 2048)
+    one_by_one = time.perf_counter() - start
+    start = time.perf_counter()
+    score_texts(model, tokenizer, texts, 2048)
+    return one_by_one / (time.perf_counter() - start)
+
+
+def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool, wait_ms: float) -> float:
+    args = ["--model", str(rm_dir), "--max-batch-size", "16" if batching else "1", "--batch-wait-ms", str(wait_ms)]
     service = Service("reward-scoring", *args)
     try:
         clients = [RewardScoringClient(service.target, timeout=600) for _ in range(callers)]
@@ -91,6 +107,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--score-requests", type=int, default=8, help="requests per caller")
+    parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="reward-scoring's batch wait when batching")
     args = parser.parse_args()
     policy_dir, rm_dir = model_dirs(args.tiny)
     print(f"model: {'tiny random Llama' if args.tiny else 'SmolLM2-135M'}; torch threads {torch.get_num_threads()}")
@@ -99,10 +116,12 @@ def main() -> None:
     print(f"Generate ({len(PROMPTS)} prompts x {args.max_new_tokens} new tokens, median of {args.repeats}):")
     print(f"  in-process {local:8.1f} tok/s   gRPC {remote:8.1f} tok/s   ratio {remote / local:.2f}  (target >= 0.9)")
 
-    on = bench_score(rm_dir, 16, args.score_requests, batching=True)
-    off = bench_score(rm_dir, 16, args.score_requests, batching=False)
+    on = bench_score(rm_dir, 16, args.score_requests, batching=True, wait_ms=args.batch_wait_ms)
+    off = bench_score(rm_dir, 16, args.score_requests, batching=False, wait_ms=0)
+    ceiling = score_ceiling(rm_dir)
     print(f"Score (16 concurrent callers x {args.score_requests} single-item requests):")
     print(f"  batching on {on:8.1f} items/s   off {off:8.1f} items/s   ratio {on / off:.2f}  (target >= 3)")
+    print(f"  ceiling on this machine: one batch of 16 vs 16 of 1, in-process: {ceiling:.2f}x")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ def _serve(args: argparse.Namespace) -> None:
     service_config = dataclasses.replace(service_config, **overrides)
     if args.service == "data-store" and not service_config.store:
         service_config.store = config.store.uri
+    if service_config.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(service_config.torch_threads)
     module = importlib.import_module(module_name)
     service = module.build(service_config, config)
     asyncio.run(serve(service, service_config))
@@ -101,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-queue", type=int)
     serve.add_argument("--max-message-mb", type=int)
     serve.add_argument("--grace-seconds", type=float)
+    serve.add_argument("--torch-threads", type=int, help="CPU threads for the model (0: torch's default)")
     serve.set_defaults(run=_serve)
 
     train = commands.add_parser("train", help="run a training stage")

@@ -138,10 +138,11 @@ def run_local(config: Config) -> Path:
             upload_demo_data(store)
         sft_dir = stage("sft", train_sft, config)
         serve("policy-inference", "policy_inference", "--model", str(sft_dir))
-        serve("reference-kl", "reference_kl", "--model", str(sft_dir))
+        # Score and LogProbs run at the same time on one machine: one thread each, not two on two cores.
+        serve("reference-kl", "reference_kl", "--model", str(sft_dir), "--torch-threads", "1")
         stage("label", label, config)
         rm_dir = stage("rm", train_rm, config)
-        serve("reward-scoring", "reward_scoring", "--model", str(rm_dir))
+        serve("reward-scoring", "reward_scoring", "--model", str(rm_dir), "--torch-threads", "1")
         for run_name, ptx_coef in (("ppo", config.ppo.ptx_coef), ("ppo_ptx", config.run.ptx_coef)):
             ppo_config = dataclasses.replace(config, ppo=dataclasses.replace(
                 config.ppo, run_name=run_name, ptx_coef=ptx_coef, output_dir=str(run_dir / "models" / run_name)))

@@ -124,6 +124,8 @@ class Trainer:
         self.config = config
         self.cfg = cfg = config.ppo
         self.rank, self.world = distributed()
+        if cfg.push_dtype not in ("bfloat16", "float32"):
+            raise ValueError(f"ppo.push_dtype: {cfg.push_dtype!r} is not bfloat16 or float32")
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"ppo.prompts_per_step={cfg.prompts_per_step} must divide evenly across "
                              f"{self.world} workers")
@@ -176,8 +178,12 @@ class Trainer:
         """Rank 0 streams the policy to policy-inference; everyone waits so the next rollout uses it."""
         version = 0
         if self.rank == 0:
+            dtype = getattr(torch, self.cfg.push_dtype)
+            cast: dict[int, torch.Tensor] = {}  # by storage, so tied weights stay one tensor (sent once)
+            weights = {name: cast.setdefault(t.data_ptr(), t.detach().to(dtype) if t.is_floating_point() else t)
+                       for name, t in self.policy.state_dict().items()}
             current = self.policy_client.info().version
-            version = self.policy_client.update_weights(self.policy.state_dict(), version=current + 1)
+            version = self.policy_client.update_weights(weights, version=current + 1)
         if self.world > 1:
             dist.barrier()
         return version

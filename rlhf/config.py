@@ -44,6 +44,9 @@ class ServiceConfig:
     """Model directory (or store URI) the service loads; unused by data-store."""
     store: str = ""
     """Store URI (file://DIR or s3://BUCKET) for data-store and for LoadWeights."""
+    torch_threads: int = 0
+    """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
+    services that run at the same time share the cores: give them fewer each."""
 
 
 @dataclass
@@ -196,6 +199,9 @@ class PPOConfig:
     """Seeds data order, sampling and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast."""
+    push_dtype: str = "bfloat16"
+    """Dtype of the weights pushed to policy-inference each step: "bfloat16" halves the bytes, and
+    under bf16 autocast the trainer's own matmuls see the weights in bf16 too; "float32" is exact."""
     metrics_port: int = -1
     """Prometheus port of the trainer (rank 0); -1 disables."""
 
