@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from pipelines.common import all_records, data_store
+from pipelines.common import all_records, data_store, resolve_model
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler
 from rlhf.models import format_prompt, load_tokenizer
-from pipelines.common import resolve_model
 
 
 def label(config: Config, tokenizer_model: str | None = None) -> dict[str, int]:

@@ -24,7 +24,6 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from pipelines.common import MetricsLog, all_records, autocast, data_store, resolve_model, seed_everything
-from pipelines.sft import encode_pair
 from rlhf.algos import ppo as algo
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient

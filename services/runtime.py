@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import grpc
 import prometheus_client as prom
@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from rlhf.config import ServiceConfig
+from rlhf.proto.v1 import common_pb2
 
 log = logging.getLogger("rlhf.services")
 
@@ -205,6 +206,17 @@ class Batcher:
             for (_, fut), result in zip(live, results):
                 if not fut.done():
                     fut.set_result(result)
+
+
+def frozen_model_info(service: str, model_dir: str, model: Any, tokenizer: Any) -> common_pb2.ModelInfo:
+    """GetInfo of a service whose weights never change (reward-scoring, reference-kl): version 0."""
+    from rlhf.models import tokenizer_fingerprint, weights_revision
+
+    return common_pb2.ModelInfo(
+        service=service, model_name=model_dir, revision=weights_revision(model),
+        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
+        vocab_size=model.get_input_embeddings().num_embeddings,
+        max_sequence_length=model.config.max_position_embeddings)
 
 
 def channel_options(max_message_mb: int) -> list[tuple[str, int]]:

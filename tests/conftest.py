@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_s3 import moto_s3  # noqa: F401  (a session-wide S3 server for the s3:// backend)
+
 ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"(\S+) listening on (\S+):(\d+) metrics (\S+)")
 

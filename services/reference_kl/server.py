@@ -10,11 +10,11 @@ import torch
 from transformers import PreTrainedModel
 
 from rlhf.config import Config, ConfigError, ServiceConfig
-from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import completion_logprobs
 from rlhf.proto.packing import pack_floats, unpack_floats, unpack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2, reference_kl_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, frozen_model_info
 
 SERVICE = "reference-kl"
 
@@ -99,11 +99,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
         raise ConfigError("services.reference_kl.model: no reference policy directory given (--model DIR)")
     model = load_policy(service_config.model)
     tokenizer = load_tokenizer(service_config.model)
-    info = common_pb2.ModelInfo(
-        service=SERVICE, model_name=service_config.model, revision=weights_revision(model),
-        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
-        vocab_size=model.get_input_embeddings().num_embeddings,
-        max_sequence_length=model.config.max_position_embeddings)
+    info = frozen_model_info(SERVICE, service_config.model, model, tokenizer)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     servicer = ReferenceKLServicer(model, info, service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.ReferenceKL", servicer=servicer,

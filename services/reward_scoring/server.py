@@ -10,10 +10,10 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.config import Config, ConfigError, ServiceConfig
-from rlhf.models import format_prompt, load_reward_model, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models import format_prompt, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, score_sequences, tokenize_texts
 from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, frozen_model_info
 
 SERVICE = "reward-scoring"
 
@@ -69,11 +69,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
         raise ConfigError("services.reward_scoring.model: no reward model directory given (--model DIR)")
     model = load_reward_model(service_config.model)
     tokenizer = load_tokenizer(service_config.model)
-    info = common_pb2.ModelInfo(
-        service=SERVICE, model_name=service_config.model, revision=weights_revision(model),
-        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
-        vocab_size=model.get_input_embeddings().num_embeddings,
-        max_sequence_length=model.config.max_position_embeddings)
+    info = frozen_model_info(SERVICE, service_config.model, model, tokenizer)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     servicer = RewardScoringServicer(model, tokenizer, info, service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.RewardScoring", servicer=servicer,

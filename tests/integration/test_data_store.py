@@ -13,7 +13,6 @@ from rlhf.clients.base import ServiceError
 from rlhf.clients.data_store import DataStoreClient
 from rlhf.data.records import dump_jsonl
 from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
-from tests.fixtures_s3 import moto_s3  # noqa: F401  (the session's S3 endpoint)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def client(file_store) -> DataStoreClient:
 
 
 @pytest.fixture(scope="module")
-def s3_client(moto_s3, start_service):  # noqa: F811
+def s3_client(moto_s3, start_service):
     bucket = moto_s3.make_bucket()
     service = start_service("data-store", "--store", f"s3://{bucket}", env=moto_s3.env)
     with DataStoreClient(service.target, timeout=30, retries=0) as client:

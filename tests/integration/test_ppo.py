@@ -83,3 +83,20 @@ def test_unreachable_service_fails_clearly_without_a_checkpoint(stack, tiny_mode
     with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:
         assert store.list("checkpoints/dead") == []
     assert not (tmp_path / "dead").exists()
+
+
+def test_a_missing_dataset_fails_the_stage_clearly_and_writes_nothing(stack, tiny_models, tmp_path):
+    from pipelines.sft import train_sft
+
+    config = copy.deepcopy(stack)
+    config.sft.base_model, config.sft.demonstrations = str(tiny_models["policy"]), "nope"
+    config.sft.output_dir = str(tmp_path / "sft")
+    with pytest.raises(ServiceError, match=r"data-store\.Get .*NOT_FOUND.*records/nope\.jsonl"):
+        train_sft(config)
+    assert not (tmp_path / "sft").exists()
+
+    config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "ppo", steps=2, run_name="nodata", prompts="nope")
+    with pytest.raises(ServiceError, match=r"SampleRecords .*INVALID_ARGUMENT.*nope"):
+        train_ppo(config)
+    with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:
+        assert store.list("checkpoints/nodata") == []

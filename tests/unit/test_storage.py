@@ -12,7 +12,6 @@ import urllib3
 from rlhf.storage import (ChecksumMismatch, InvalidKey, ObjectStore, StoreError, open_store, read_uri, split_uri,
                           write_uri)
 from rlhf.storage.file import FileStore
-from tests.fixtures_s3 import moto_s3  # noqa: F401  (the session's S3 endpoint)
 
 
 @pytest.fixture(params=["file", "s3"])
