@@ -33,73 +33,71 @@ from rlhf.labelers import SimulatedLabeler
 from rlhf.models import (format_prompt, load_policy, load_reward_model, load_tokenizer, token_scores,
                          tokenizer_fingerprint, weights_revision)
 from rlhf.models.loading import save_model
+from rlhf.models.scoring import left_pad, padded_completion_logprobs
 
 
 @dataclass
-class Batch:
-    """Prompt + completion sequences, right-padded, with completion-aligned gather indices:
-    completion token j of row i sits at position prompt_len_i + j and is predicted from position
-    index[i, j] = prompt_len_i + j - 1. `mask` (B, T) marks real completion tokens."""
+class Rollouts:
+    """Prompt + completion token ids. Tensors over completions use the layout of rlhf.models.scoring
+    (the same code computes the reference log-probs): sequences left-padded, so completions end at
+    the right edge, and per-token tensors (B, C) hold row i's completion in its last columns."""
 
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    index: torch.Tensor
-    targets: torch.Tensor
-    mask: torch.Tensor
+    sequences: list[list[int]]
+    prompt_lengths: list[int]
 
     @classmethod
-    def build(cls, prompts: list[list[int]], completions: list[list[int]], pad_id: int,
-              min_steps: int = 1) -> "Batch":
-        steps = max(min_steps, max(len(c) for c in completions))
-        width = max(len(p) + len(c) for p, c in zip(prompts, completions))
-        rows = len(prompts)
-        input_ids = torch.full((rows, width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros_like(input_ids)
-        index = torch.zeros((rows, steps), dtype=torch.long)
-        targets = torch.full((rows, steps), pad_id, dtype=torch.long)
-        mask = torch.zeros((rows, steps))
-        for i, (p, c) in enumerate(zip(prompts, completions)):
-            seq = list(p) + list(c)
-            input_ids[i, :len(seq)] = torch.tensor(seq)
-            attention_mask[i, :len(seq)] = 1
-            index[i] = (len(p) - 1 + torch.arange(steps)).clamp(max=width - 1)
-            targets[i, :len(c)] = torch.tensor(c)
-            mask[i, :len(c)] = 1
-        return cls(input_ids, attention_mask, index, targets, mask)
+    def build(cls, prompts: list[list[int]], completions: list[list[int]]) -> "Rollouts":
+        return cls([list(p) + list(c) for p, c in zip(prompts, completions)], [len(p) for p in prompts])
 
-    def rows(self, idx: torch.Tensor) -> "Batch":
-        return Batch(*(t[idx] for t in (self.input_ids, self.attention_mask, self.index, self.targets, self.mask)))
+    @property
+    def width(self) -> int:
+        """C: the longest completion."""
+        return max(len(s) - p for s, p in zip(self.sequences, self.prompt_lengths))
+
+    def mask(self) -> torch.Tensor:
+        lengths = torch.tensor([len(s) - p for s, p in zip(self.sequences, self.prompt_lengths)])
+        return (torch.arange(self.width)[None, :] >= self.width - lengths[:, None]).float()
+
+    def rows(self, idx: list[int]) -> "Rollouts":
+        return Rollouts([self.sequences[i] for i in idx], [self.prompt_lengths[i] for i in idx])
+
+    def __add__(self, other: "Rollouts") -> "Rollouts":
+        return Rollouts(self.sequences + other.sequences, self.prompt_lengths + other.prompt_lengths)
+
+
+def right_align(x: torch.Tensor | list, width: int) -> torch.Tensor:
+    """(B, width): rows (a tensor, or 1-D arrays) ending at the right edge, zero-filled on the left."""
+    if isinstance(x, list):
+        x = torch.stack([torch.nn.functional.pad(torch.tensor(a, dtype=torch.float32), (width - len(a), 0))
+                         for a in x])
+    return x[:, -width:] if x.shape[1] >= width else torch.nn.functional.pad(x, (width - x.shape[1], 0))
 
 
 class CompletionLogprobs(torch.nn.Module):
-    """log pi(completion token) (B, T), with the LM head applied at completion positions only: the
-    vocabulary is 49k wide, so skipping prompt positions saves time and memory. DDP wraps this."""
+    """log pi of the completion tokens (B, C), as the reference-kl service computes them (the LM head
+    runs only where completions are). A module so DDP sees, and syncs, this forward."""
 
     def __init__(self, policy: torch.nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        hidden = self.policy.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
-        picked = hidden.gather(1, batch.index[..., None].expand(-1, -1, hidden.shape[-1]))
-        logits = self.policy.lm_head(picked).float()
-        return torch.log_softmax(logits, -1).gather(-1, batch.targets[..., None]).squeeze(-1)
+    def forward(self, rollouts: Rollouts) -> torch.Tensor:
+        return padded_completion_logprobs(self.policy, rollouts.sequences, rollouts.prompt_lengths)[0]
 
 
-class TokenValues(torch.nn.Module):
-    """The value model with `token_scores` as its forward, so DDP sees (and syncs) that forward."""
+class CompletionValues(torch.nn.Module):
+    """V(state before each completion token) (B, C): the value model's scalar head at the position
+    that predicts the token. A module so DDP sees, and syncs, this forward."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, pad_token_id: int):
         super().__init__()
         self.model = model
+        self.pad_token_id = pad_token_id
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return token_scores(self.model, input_ids, attention_mask)
-
-
-def gather_values(values: torch.nn.Module, batch: Batch) -> torch.Tensor:
-    """V(state before completion token j) (B, T): the scalar head at the predicting position."""
-    return values(batch.input_ids, batch.attention_mask).gather(1, batch.index).float()
+    def forward(self, rollouts: Rollouts) -> torch.Tensor:
+        input_ids, attention_mask = left_pad(rollouts.sequences, self.pad_token_id, self.model.device)
+        end, width = input_ids.shape[1], rollouts.width
+        return token_scores(self.model, input_ids, attention_mask)[:, end - width - 1:end - 1].float()
 
 
 def distributed() -> tuple[int, int]:
@@ -133,7 +131,8 @@ class Trainer:
         self.tokenizer = load_tokenizer(init)
         self.policy = load_policy(init).train()
         self.value_model = load_reward_model(resolve_model(cfg.value_model)).train()
-        self.logprobs, self.values = CompletionLogprobs(self.policy), TokenValues(self.value_model)
+        self.logprobs = CompletionLogprobs(self.policy)
+        self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id)
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -244,38 +243,35 @@ class Trainer:
                                           seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
         completions = [c.tolist() for c in gen.completion_ids]
         texts = [tok.decode(c, skip_special_tokens=True) for c in completions]
+        rollouts = Rollouts.build(prompt_ids, completions)
         t1 = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:  # reward and reference at the same time
             scores = pool.submit(self.reward_client.score, [r["prompt"] for r in records], texts)
-            reference = pool.submit(self.reference_client.logprobs, [p + c for p, c in zip(prompt_ids, completions)],
-                                    [len(p) for p in prompt_ids])
+            reference = pool.submit(self.reference_client.logprobs, rollouts.sequences, rollouts.prompt_lengths)
             scores, reference = scores.result(), reference.result()
         t2 = time.perf_counter()
-        batch = Batch.build(prompt_ids, completions, tok.pad_token_id)
-        pad = lambda arrays: torch.stack([torch.nn.functional.pad(torch.tensor(a, dtype=torch.float32),
-                                                                  (0, batch.mask.shape[1] - len(a))) for a in arrays])
-        return {"records": records, "texts": texts, "prompt_ids": prompt_ids, "completions": completions,
-                "batch": batch, "scores": torch.tensor(scores),
-                "ref_logprobs": pad(reference.logprobs), "gen_logprobs": pad(gen.logprobs),
+        return {"records": records, "texts": texts, "rollouts": rollouts, "scores": torch.tensor(scores),
+                "ref_logprobs": right_align(reference.logprobs, rollouts.width),
+                "gen_logprobs": right_align(gen.logprobs, rollouts.width),
                 "time_generate": t1 - t0, "time_score_reference": t2 - t1}
 
-    def ptx_rows(self, n: int) -> list[list[int]]:
+    def ptx_rows(self, n: int) -> Rollouts:
+        """Pretraining texts as rollouts: a 1-token "prompt" and the rest, so every later token is learned."""
         records, self.ptx_cursor = self.store.sample_records(self.cfg.ptx_data, n * self.world, self.cfg.seed,
                                                              self.ptx_cursor)
-        return [self.tokenizer(r["text"], add_special_tokens=False).input_ids[:self.cfg.max_length]
-                for r in self.my_shard(records)]
+        texts = [self.tokenizer(r["text"], add_special_tokens=False).input_ids[:self.cfg.max_length]
+                 for r in self.my_shard(records)]
+        return Rollouts(texts, [1] * len(texts))
 
     def train_step(self) -> dict:
         cfg = self.cfg
         step_start = time.perf_counter()
         data = self.rollout()
-        batch = data["batch"]
-        mask = batch.mask
+        rollouts = data["rollouts"]
+        mask, width = rollouts.mask(), rollouts.width
         t0 = time.perf_counter()
         with torch.no_grad(), autocast(cfg.bf16_autocast):
-            old_logprobs = self.logprobs(batch)
-            old_values = gather_values(self.values, batch)
-        old_logprobs, old_values = old_logprobs.float(), old_values.float()
+            old_logprobs, old_values = self.logprobs(rollouts).float(), self.values(rollouts)
         drift = algo.masked_mean((data["gen_logprobs"] - old_logprobs).abs(), mask).item()
         rewards = algo.kl_penalty_rewards(data["scores"], old_logprobs, data["ref_logprobs"], mask, self.kl_ctl.value)
         advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
@@ -289,26 +285,24 @@ class Trainer:
             order = torch.randperm(rows, generator=torch.Generator().manual_seed(
                 (cfg.seed * 1_000_003 + self.step) * 97 + epoch * 7 + self.rank))
             for start in range(0, rows, cfg.minibatch_size):
-                idx = order[start:start + cfg.minibatch_size]
-                mb = batch.rows(idx)
-                # PPO-ptx rows (a pretraining text = a 1-token "prompt" + the rest) share the forward
-                # pass: DDP allows one forward per backward.
-                ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else []
-                policy_batch = Batch.build([data["prompt_ids"][i] for i in idx] + [r[:1] for r in ptx],
-                                           [data["completions"][i] for i in idx] + [r[1:] for r in ptx],
-                                           self.tokenizer.pad_token_id, min_steps=mask.shape[1]) if ptx else mb
+                idx = order[start:start + cfg.minibatch_size].tolist()
+                mb = rollouts.rows(idx)
+                # PPO-ptx rows share the policy's forward pass: DDP allows one forward per backward.
+                ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else None
                 with autocast(cfg.bf16_autocast):
-                    all_logprobs = self.policy_ddp(policy_batch)
-                    values = gather_values(self.value_ddp, mb)
-                logprobs = all_logprobs[:len(idx), :mask.shape[1]]
-                pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx], mb.mask,
+                    all_logprobs = self.policy_ddp(mb + ptx if ptx else mb)
+                    values = right_align(self.value_ddp(mb), width)
+                # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
+                logprobs = right_align(all_logprobs[:len(idx)].float(), width)
+                pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx], mask[idx],
                                                      cfg.clip_range)
-                vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mb.mask,
+                vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mask[idx],
                                                     cfg.value_clip_range)
                 loss = pg_loss + cfg.value_coef * vf_loss
                 if ptx:
                     # The pretraining LM loss: mean NLL over the ptx tokens.
-                    ptx_loss = -algo.masked_mean(all_logprobs[len(idx):], policy_batch.mask[len(idx):])
+                    ptx_logprobs = all_logprobs[len(idx):].float()
+                    ptx_loss = -algo.masked_mean(ptx_logprobs, right_align(ptx.mask(), ptx_logprobs.shape[1]))
                     loss = loss + cfg.ptx_coef * ptx_loss
                     stats.setdefault("ptx_loss", []).append(ptx_loss.item())
                 loss.backward()

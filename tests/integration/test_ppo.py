@@ -100,3 +100,14 @@ def test_a_missing_dataset_fails_the_stage_clearly_and_writes_nothing(stack, tin
         train_ppo(config)
     with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:
         assert store.list("checkpoints/nodata") == []
+
+
+def test_first_step_policy_matches_reference_and_generator(stack, tiny_models, tmp_path):
+    # At step 1 the policy is the reference model: in fp32, the trainer's own log-probs must equal the
+    # reference-kl service's (KL 0) and the generator's (no drift), token for token.
+    config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "exact", steps=1, run_name="exact",
+                      bf16_autocast=False, push_dtype="float32")
+    train_ppo(config)
+    (row,) = [json.loads(line) for line in (tmp_path / "exact_metrics.jsonl").read_text().splitlines()]
+    assert abs(row["kl"]) < 1e-4, row
+    assert row["logprob_drift"] < 1e-4, row
