@@ -13,12 +13,13 @@ from rlhf.labelers import SimulatedLabeler
 from rlhf.models import format_prompt, load_tokenizer
 
 
-def label(config: Config, tokenizer_model: str | None = None) -> dict[str, int]:
-    """Writes <output>/train and <output>/heldout comparison sets; returns their sizes."""
+def label(config: Config) -> dict[str, int]:
+    """Writes <output>/train and <output>/heldout comparison sets; returns their sizes. The prompts
+    are formatted with the tokenizer of the SFT model that policy-inference serves."""
     cfg = config.label
     if not 2 <= cfg.k <= 9:
         raise ValueError(f"label.k: {cfg.k} is outside 2..9")
-    tokenizer = load_tokenizer(resolve_model(tokenizer_model or config.rm.init_model))
+    tokenizer = load_tokenizer(resolve_model(config.sft.output_dir))
     labeler = SimulatedLabeler(seed=cfg.seed, noise=cfg.noise)
     sizes = {}
     with data_store(config) as store, \

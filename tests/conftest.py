@@ -35,6 +35,28 @@ def tiny_models(tmp_path_factory, tokenizer_dir) -> dict[str, Path]:
     return make_tiny_models(tmp_path_factory.mktemp("tiny"), tokenizer_dir)
 
 
+@pytest.fixture(scope="session")
+def tokenizer(tiny_models):
+    from rlhf.models import load_tokenizer
+
+    return load_tokenizer(tiny_models["policy"])
+
+
+@pytest.fixture(scope="session")
+def policy(tiny_models):
+    """The tiny policy, loaded once: tests must leave its weights (and eval mode) as they found them."""
+    from rlhf.models import load_policy
+
+    return load_policy(tiny_models["policy"])
+
+
+@pytest.fixture(scope="session")
+def reward_model(tiny_models):
+    from rlhf.models import load_reward_model
+
+    return load_reward_model(tiny_models["reward"])
+
+
 class ServiceProcess:
     """A service running as its own process; `target` is host:port, `metrics_url` its /metrics."""
 

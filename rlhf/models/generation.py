@@ -20,6 +20,8 @@ from typing import Sequence
 import torch
 from transformers import DynamicCache, PreTrainedModel
 
+from rlhf.models.scoring import left_pad
+
 STOP = "stop"      # an end-of-sequence token was sampled (it is included in the completion)
 LENGTH = "length"  # max_new_tokens reached
 
@@ -121,12 +123,7 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     device = model.device
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id)
 
-    width = max(len(item.prompt_ids) for item in items)
-    input_ids = torch.full((len(items), width), pad_token_id, dtype=torch.long, device=device)
-    mask = torch.zeros((len(items), width), dtype=torch.long, device=device)
-    for row, item in enumerate(items):
-        input_ids[row, width - len(item.prompt_ids):] = torch.as_tensor(item.prompt_ids, dtype=torch.long)
-        mask[row, width - len(item.prompt_ids):] = 1
+    input_ids, mask = left_pad([item.prompt_ids for item in items], pad_token_id, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
 
     temperature = torch.tensor([item.params.temperature for item in items], device=device)

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
-from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models import load_policy, tokenizer_fingerprint, weights_revision
 from rlhf.proto.packing import pack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb
 
@@ -55,16 +55,6 @@ def weights_server(start_service, tiny_models):
 def weights_client(weights_server):
     with PolicyInferenceClient(weights_server.target, timeout=60) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def policy(tiny_models):
-    return load_policy(tiny_models["policy"])
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_models):
-    return load_tokenizer(tiny_models["policy"])
 
 
 def perturbed(policy, seed: int):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rlhf.clients.reference_kl import ReferenceKLClient
-from rlhf.models import format_prompt, load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models import format_prompt, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import completion_logprobs, tokenize_texts
 from rlhf.proto.packing import pack_floats, pack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2
@@ -30,16 +30,6 @@ def server(start_service, tiny_models):
 def client(server):
     with ReferenceKLClient(server.target, timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_models):
-    return load_tokenizer(tiny_models["policy"])
-
-
-@pytest.fixture(scope="module")
-def policy(tiny_models):
-    return load_policy(tiny_models["policy"])
 
 
 @pytest.fixture(scope="module")

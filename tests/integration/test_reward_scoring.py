@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.reward_scoring import RewardScoringClient
-from rlhf.models import load_reward_model, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.models import load_tokenizer, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import reward_inputs, score_texts, tokenize_texts
 
 SERVICE = "reward-scoring"
@@ -39,11 +39,6 @@ def client(server):
 @pytest.fixture(scope="module")
 def tokenizer(tiny_models):
     return load_tokenizer(tiny_models["reward"])
-
-
-@pytest.fixture(scope="module")
-def reward_model(tiny_models):
-    return load_reward_model(tiny_models["reward"])
 
 
 def in_process(reward_model, tokenizer, prompts, completions) -> list[float]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer
+from rlhf.models import format_prompt
 from rlhf.models.scoring import (completion_logprobs, padded_completion_logprobs, reward_inputs, score_texts,
                                  tokenize_texts)
 
@@ -17,21 +17,6 @@ PAIRS = [("Say hi.", "Hi!"),
          ("List three fruits, all lowercase, as bullet points.", "- apple\n- pear\n- plum"),
          ("Write one long sentence about the sea.", "The sea " + "rolls and " * 30 + "rests."),
          ("Answer with nothing.", "")]
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tiny_models):
-    return load_tokenizer(tiny_models["policy"])
-
-
-@pytest.fixture(scope="module")
-def policy(tiny_models):
-    return load_policy(tiny_models["policy"])
-
-
-@pytest.fixture(scope="module")
-def reward_model(tiny_models):
-    return load_reward_model(tiny_models["reward"])
 
 
 @pytest.fixture(scope="module")
