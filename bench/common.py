@@ -1,33 +1,8 @@
-"""Shared by the benchmarks: start a service process on loopback and read its port."""
+"""Shared by the benchmarks: the models they run."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-class Service:
-    def __init__(self, name: str, *args: str):
-        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--port", "0", "--metrics-port", "-1", *args]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        for line in self.proc.stdout:
-            match = re.search(r"listening on (\S+:\d+)", line)
-            if match:
-                self.target = match.group(1)
-                break
-        else:
-            raise RuntimeError(f"{name} exited before listening (code {self.proc.wait()})")
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(60)
 
 
 def model_dirs(tiny: bool) -> tuple[Path, Path]:

@@ -22,7 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Service, model_dirs  # noqa: E402
+from bench.common import model_dirs  # noqa: E402
+from pipelines.local import ServiceProcess as Service  # noqa: E402
 from pipelines.local import DEMO_SETS  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
@@ -135,7 +136,7 @@ def main() -> None:
         local = measure(copy.deepcopy(config), args.steps, (policy_dir, rm_dir))
     finally:
         for service in services.values():
-            service.stop()
+            service.terminate()
 
     print(f"PPO step ({config.ppo.prompts_per_step} prompts x {config.ppo.max_new_tokens} new tokens, "
           f"{config.ppo.ppo_epochs} epochs; median of {args.steps} steps), seconds:")

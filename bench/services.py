@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import Service, model_dirs  # noqa: E402
+from bench.common import model_dirs  # noqa: E402
+from pipelines.local import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
 from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer  # noqa: E402
@@ -55,7 +56,7 @@ def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple
                                          seed=7)
                 grpc_rates.append(sum(len(c) for c in remote.completion_ids) / (time.perf_counter() - start))
     finally:
-        service.stop()
+        service.terminate()
     return statistics.median(local_rates), statistics.median(grpc_rates)
 
 
@@ -97,7 +98,7 @@ def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool, wai
         for c in clients:
             c.close()
     finally:
-        service.stop()
+        service.terminate()
     return callers * per_caller / elapsed
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rlhf.config import Config, to_dict
 
-LISTENING = re.compile(r"listening on (\S+):(\d+)")
+LISTENING = re.compile(r"listening on (\S+):(\d+) metrics (\S+)")
 
 # record set -> (kind, bundled demo file)
 DEMO_SETS = {
@@ -32,54 +32,63 @@ DEMO_SETS = {
 }
 
 
-class ServiceProcesses:
-    """Service processes started by this run; each prints its port, all stop on exit."""
+class ServiceProcess:
+    """One service as its own process (`rlhf serve NAME --port 0 ...`), on a port it picks and prints.
 
-    def __init__(self, log_dir: Path, timeout: float):
-        self.log_dir = log_dir
-        self.timeout = timeout
-        self.procs: dict[str, subprocess.Popen] = {}
+    `target` is host:port and `metrics_url` its /metrics. Output goes to `log_path` when given, else
+    it is kept in `output`; a reader thread drains it so the pipe never fills and blocks the server.
+    """
 
-    def start(self, name: str, *args: str) -> int:
-        self.stop(name)
-        log_path = self.log_dir / f"{name}.log"
-        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--host", "127.0.0.1", "--port", "0",
-               "--metrics-port", "0", *args]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.procs[name] = proc
-        log = log_path.open("a")
-        port: list[int] = []
-        ready = threading.Event()
+    def __init__(self, name: str, *args: str, env: dict | None = None, timeout: float = 300,
+                 log_path: Path | None = None):
+        self.name = name
+        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--port", "0", "--metrics-port", "0", *args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        self.lines: list[str] = []
+        self.log_path = log_path
+        self.target = self.metrics_url = ""
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(timeout) or not self.target:
+            self.terminate()
+            where = f"see {log_path}" if log_path else "output:\n" + self.output
+            raise RuntimeError(f"{name} did not start listening within {timeout:g}s; {where}")
 
-        def pump() -> None:  # copy output to the log, catch the port, never let the pipe fill
-            for line in proc.stdout:
+    def _pump(self) -> None:
+        log = self.log_path.open("a") if self.log_path else None
+        for line in self.proc.stdout:
+            if log:
                 log.write(line)
                 log.flush()
-                match = LISTENING.search(line)
-                if match and not port:
-                    port.append(int(match.group(2)))
-                    ready.set()
-            ready.set()
-        threading.Thread(target=pump, daemon=True).start()
-        if not ready.wait(self.timeout) or not port:
-            self.stop(name)
-            raise RuntimeError(f"{name} did not start within {self.timeout:g}s; see {log_path}")
-        print(f"run: {name} on 127.0.0.1:{port[0]} (log {log_path})", flush=True)
-        return port[0]
+            else:
+                self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and not self.target:
+                self.target, self.metrics_url = f"{match.group(1)}:{match.group(2)}", match.group(3)
+                self._ready.set()
+        self._ready.set()  # exited without listening: do not wait out the timeout
 
-    def stop(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    @property
+    def port(self) -> int:
+        return int(self.target.rsplit(":", 1)[1])
 
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def terminate(self, timeout: float = 60) -> int:
+        """SIGTERM (the server drains in-flight calls), SIGKILL after `timeout`; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(5)
+        return code
 
 
 def run_paths(config: Config, run_dir: Path) -> Config:
@@ -118,7 +127,7 @@ def run_local(config: Config) -> Path:
     config = run_paths(config, run_dir)
     (run_dir / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     resolve_model(config.sft.base_model)  # convert the bundled model once, before any clock starts
-    services = ServiceProcesses(run_dir / "logs", config.run.service_start_timeout)
+    services: dict[str, ServiceProcess] = {}
     timings: dict[str, float] = {}
 
     def stage(name: str, fn, *args):
@@ -129,8 +138,12 @@ def run_local(config: Config) -> Path:
         return result
 
     def serve(name: str, section: str, *args: str) -> None:
-        getattr(config.services, section).port = services.start(name, *args)
+        log_path = run_dir / "logs" / f"{name}.log"
+        services[name] = ServiceProcess(name, "--host", "127.0.0.1", *args, log_path=log_path,
+                                        timeout=config.run.service_start_timeout)
         getattr(config.services, section).host = "127.0.0.1"
+        getattr(config.services, section).port = services[name].port
+        print(f"run: {name} on {services[name].target} (log {log_path})", flush=True)
 
     try:
         serve("data-store", "data_store", "--store", config.store.uri)
@@ -149,7 +162,8 @@ def run_local(config: Config) -> Path:
             stage(run_name, train_ppo, ppo_config)
         stage("eval", evaluate, config)
     finally:
-        services.stop_all()
+        for service in services.values():
+            service.terminate()
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"run: done in {sum(timings.values()):.0f}s; report at {run_dir / 'report.md'}", flush=True)
     return run_dir
