@@ -77,26 +77,30 @@ class _Interceptor(grpc.aio.ServerInterceptor):
         labels = (self.service, method)
         IN_FLIGHT.labels(*labels).inc()
         start = time.perf_counter()
-        code = grpc.StatusCode.OK
+
+        def record(code: grpc.StatusCode) -> None:
+            IN_FLIGHT.labels(*labels).dec()
+            LATENCY.labels(*labels).observe(time.perf_counter() - start)
+            REQUESTS.labels(*labels, code.name).inc()
+
         try:
             yield
         except grpc.aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN
+            record(context.code() or grpc.StatusCode.UNKNOWN)
             raise
         except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
+            record(grpc.StatusCode.CANCELLED)
             raise
         except Exception as exc:
             status = _status_of(exc)
             if status is None:
                 log.exception("%s.%s failed", self.service, method)
                 status = (grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
-            code = status[0]
+            # Before the abort sends the status: a caller may read /metrics as soon as it has it.
+            record(status[0])
             await context.abort(*status)
-        finally:
-            IN_FLIGHT.labels(*labels).dec()
-            LATENCY.labels(*labels).observe(time.perf_counter() - start)
-            REQUESTS.labels(*labels, code.name).inc()
+        else:
+            record(grpc.StatusCode.OK)
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
