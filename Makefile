@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test protos demo bench image image-cpu clean
+.PHONY: install test protos pipeline demo bench image image-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,12 +25,17 @@ test: $(STAMP)
 protos: $(STAMP)
 	$(PY) -m rlhf.proto.generate
 
+# Recompiles the Kubeflow pipeline (pipelines/rlhf_pipeline.yaml, the file to upload in the UI).
+pipeline: $(STAMP)
+	$(PY) -m pipelines.alignment_pipeline
+
 demo: $(STAMP)
 	$(VENV)/bin/rlhf run
 
 bench: $(STAMP)
 	$(PY) bench/services.py
 	$(PY) bench/ppo_step.py
+	$(PY) bench/reward_service.py
 
 IMAGE ?= rlhf-stack
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)

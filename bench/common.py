@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
+from typing import Callable
 
 
 def model_dirs(tiny: bool) -> tuple[Path, Path]:
@@ -18,3 +21,23 @@ def model_dirs(tiny: bool) -> tuple[Path, Path]:
         return paths["policy"], paths["reward"]
     # A reward model with SmolLM2's trunk: same cost per item as the demo's RM.
     return smollm2.model_dir(), smollm2.model_dir()
+
+
+def timed_callers(callers: int, work: Callable[[int], None], prepare: Callable[[int], None] = lambda i: None) -> float:
+    """Runs prepare(i) then work(i) on one thread per caller; returns the seconds the `work` calls
+    took together, timed from when every caller is prepared (connected, warmed up)."""
+    barrier = threading.Barrier(callers + 1)
+
+    def caller(i: int) -> None:
+        prepare(i)
+        barrier.wait()
+        work(i)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import model_dirs  # noqa: E402
+from bench.common import model_dirs, timed_callers  # noqa: E402
 from pipelines.local import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
@@ -81,20 +80,11 @@ def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool, wai
     try:
         clients = [RewardScoringClient(service.target, timeout=600) for _ in range(callers)]
         clients[0].score(["warm"], ["up"])
-        barrier = threading.Barrier(callers + 1)
 
         def caller(i: int) -> None:
-            barrier.wait()
             for j in range(per_caller):
                 clients[i].score([PROMPTS[(i + j) % len(PROMPTS)]], [f"An answer of caller {i}, number {j}."])
-        threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
-        for t in threads:
-            t.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for t in threads:
-            t.join()
-        elapsed = time.perf_counter() - start
+        elapsed = timed_callers(callers, caller)
         for c in clients:
             c.close()
     finally:

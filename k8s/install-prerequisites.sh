@@ -4,8 +4,8 @@
 #   optional: --gpu-operator   NVIDIA GPU Operator (device plugin, drivers) for GPU nodes
 #             --prometheus     kube-prometheus-stack (Prometheus operator, ServiceMonitor CRD, Grafana
 #                              with the dashboard sidecar watching every namespace)
-#             --kserve         KServe in RawDeployment mode (needs cert-manager; not used by the
-#                              chart today, for serving the trained policy afterwards)
+#             --kserve         KServe in Standard (formerly RawDeployment) mode, with cert-manager:
+#                              for reward.kserve.enabled (k8s/values-reward-kserve.yaml)
 # Usage: k8s/install-prerequisites.sh [--gpu-operator] [--prometheus] [--kserve]
 # Idempotent: re-running upgrades in place. Versions are pinned below.
 set -euo pipefail

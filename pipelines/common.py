@@ -15,11 +15,15 @@ from rlhf.config import Config, service_address
 
 
 def resolve_model(name: str) -> Path:
-    """A model directory; "smollm2" is the bundled SmolLM2-135M-Instruct (converted once, cached)."""
-    if name == "smollm2":
-        from rlhf.models import smollm2
+    """A model directory. "smollm2" is the bundled SmolLM2-135M-Instruct (converted once, cached); a
+    store URI (s3://..., file://...) is downloaded into the cache, again only when it changed."""
+    from rlhf.models import smollm2
+    from rlhf.storage.dirs import cached_dir, is_uri
 
+    if name == "smollm2":
         return smollm2.model_dir()
+    if is_uri(name):
+        return cached_dir(name, smollm2.cache_dir() / "store")
     path = Path(name)
     if not (path / "config.json").exists():
         raise FileNotFoundError(f"{path}: no model here (config.json missing); run the stage that writes it first")
@@ -62,6 +66,15 @@ class MetricsLog:
                         self._gauges[key] = prom.Gauge(f"rlhf_{self.stage}_{key}", f"{self.stage} {key}",
                                                        registry=self.registry)
                     self._gauges[key].set(value)
+
+
+def publish(local_dir: Path, uri: str, stage: str) -> None:
+    """Uploads a stage's output directory to `uri` (its `output_uri`), if one is set."""
+    if uri:
+        from rlhf.storage.dirs import upload_dir
+
+        objects = upload_dir(local_dir, uri)
+        print(f"{stage}: uploaded {len(objects)} files to {uri}", flush=True)
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

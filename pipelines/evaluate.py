@@ -23,6 +23,8 @@ from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler, satisfaction
 from rlhf.models import format_prompt, load_policy, load_tokenizer
+from rlhf.storage import read_uri, write_uri
+from rlhf.storage.dirs import is_uri
 
 
 def wilson_interval(wins: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -95,7 +97,7 @@ def evaluate(config: Config) -> dict:
         low, high = wilson_interval(wins, len(prompts))
         results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high)
 
-    rm_summary = json.loads(Path(cfg.rm_summary).read_text()) if Path(cfg.rm_summary).exists() else {}
+    rm_summary = read_rm_summary(cfg.rm_summary)
     report = {"policies": results, "rm_heldout_accuracy": rm_summary.get("heldout_accuracy"),
               "heldout_prompts": len(prompts), "general_texts": len(general),
               "examples": [{"prompt": prompts[i]["prompt"], **{n: samples[n][i] for n in samples}}
@@ -103,11 +105,32 @@ def evaluate(config: Config) -> dict:
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
-    histories = {name: read_jsonl(Path(d).parent / f"{Path(d).name}_metrics.jsonl") for name, d in cfg.policies.items()}
+    histories = {name: training_history(d) for name, d in cfg.policies.items()}
     plots = write_plots(out, histories)
     (out / "report.md").write_text(render_report(report, plots))
     print(f"eval: wrote {out / 'report.md'}", flush=True)
+    if cfg.report_uri:
+        for name in ["report.md", "metrics.json", *plots]:
+            write_uri(f"{cfg.report_uri.rstrip('/')}/{name}", (out / name).read_bytes())
+        print(f"eval: uploaded the report to {cfg.report_uri}", flush=True)
     return report
+
+
+def read_rm_summary(where: str) -> dict:
+    """The RM stage's summary from a path or a store URI; {} when there is none."""
+    if is_uri(where):
+        try:
+            return json.loads(read_uri(where))
+        except FileNotFoundError:
+            return {}
+    return json.loads(Path(where).read_text()) if Path(where).exists() else {}
+
+
+def training_history(model: str) -> list[dict]:
+    """A PPO run's per-step metrics: next to its directory, or inside it when it came from the store."""
+    if is_uri(model):
+        return read_jsonl(resolve_model(model) / "training_metrics.jsonl")
+    return read_jsonl(Path(model).parent / f"{Path(model).name}_metrics.jsonl")
 
 
 def write_plots(out: Path, histories: dict[str, list[dict]]) -> list[str]:

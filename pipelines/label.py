@@ -10,20 +10,24 @@ from pipelines.common import all_records, data_store, resolve_model
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import format_prompt, load_tokenizer
+from rlhf.models import format_prompt, load_policy, load_tokenizer
 
 
 def label(config: Config) -> dict[str, int]:
-    """Writes <output>/train and <output>/heldout comparison sets; returns their sizes. The prompts
-    are formatted with the tokenizer of the SFT model that policy-inference serves."""
+    """Writes <output>/train and <output>/heldout comparison sets; returns their sizes. The SFT
+    model (sft.output_dir) is pushed to policy-inference first, and its tokenizer formats the prompts."""
     cfg = config.label
     if not 2 <= cfg.k <= 9:
         raise ValueError(f"label.k: {cfg.k} is outside 2..9")
-    tokenizer = load_tokenizer(resolve_model(config.sft.output_dir))
+    sft_dir = resolve_model(config.sft.output_dir)
+    tokenizer = load_tokenizer(sft_dir)
     labeler = SimulatedLabeler(seed=cfg.seed, noise=cfg.noise)
     sizes = {}
     with data_store(config) as store, \
             PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600) as policy:
+        # Sample from exactly this SFT model, whatever the service was serving before (a long-lived
+        # service may hold the last PPO policy of an earlier run).
+        policy.update_weights(load_policy(sft_dir).state_dict(), version=policy.info().version + 1)
         for split, record_set, count in (("train", cfg.prompts, cfg.num_prompts),
                                          ("heldout", cfg.heldout_prompts, cfg.num_heldout)):
             records = all_records(store, record_set)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -106,11 +107,25 @@ def run_paths(config: Config, run_dir: Path) -> Config:
     return config
 
 
-def upload_demo_data(store) -> None:
+def import_data(store, sources: dict[str, str]) -> dict[str, int]:
+    """Loads record sets into the data-store: record set (a DEMO_SETS name) -> "demo" (the bundled
+    file) or the URI of a JSONL file (s3://BUCKET/KEY, file:///PATH). Returns the record counts."""
+    from rlhf.storage import read_uri
+
     demo = resources.files("rlhf.data") / "demo"
-    for record_set, (kind, filename) in DEMO_SETS.items():
-        count = store.put_records(record_set, kind, (demo / filename).read_bytes())
-        print(f"run: {record_set}: {count} {kind} records", flush=True)
+    counts = {}
+    for record_set, source in sources.items():
+        if record_set not in DEMO_SETS:
+            raise ValueError(f"{record_set}: unknown record set (known: {', '.join(DEMO_SETS)})")
+        kind, filename = DEMO_SETS[record_set]
+        data = (demo / filename).read_bytes() if source == "demo" else read_uri(source)
+        counts[record_set] = store.put_records(record_set, kind, data)
+        print(f"data: {record_set}: {counts[record_set]} {kind} records from {source}", flush=True)
+    return counts
+
+
+def upload_demo_data(store) -> None:
+    import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
 
 
 def run_local(config: Config) -> Path:
@@ -167,3 +182,48 @@ def run_local(config: Config) -> Path:
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"run: done in {sum(timings.values()):.0f}s; report at {run_dir / 'report.md'}", flush=True)
     return run_dir
+
+
+def run_pipeline_local(config: Config, arguments: dict[str, str]) -> dict[str, float]:
+    """`rlhf pipeline run-local`: the Kubeflow pipeline through kfp.local.SubprocessRunner in this
+    Python environment. Each step starts the services it calls on 127.0.0.1; the store, models,
+    logs and kfp's outputs go under runs/pipeline-<id>/. Returns the Metrics artifact's values."""
+    from kfp import local as kfp_local
+
+    from pipelines.alignment_pipeline import rlhf_alignment
+
+    inputs = rlhf_alignment.component_spec.inputs
+    typed: dict[str, object] = {}
+    for name, raw in arguments.items():
+        if name not in inputs or name in ("mode", "local_config", "namespace", "release"):
+            settable = sorted(set(inputs) - {"mode", "local_config", "namespace", "release"})
+            raise ValueError(f"--param {name}: not a pipeline parameter here (known: {', '.join(settable)})")
+        kind = {"Integer": int, "Float": float, "String": str}[inputs[name].type]
+        try:
+            typed[name] = kind(raw)
+        except ValueError:
+            raise ValueError(f"--param {name}={raw!r}: expected {kind.__name__}") from None
+
+    run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
+    run_dir = (Path(config.run.runs_dir) / f"pipeline-{run_id}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.store.uri = f"file://{run_dir / 'store'}"
+    config_file = run_dir / "config.json"
+    config_file.write_text(json.dumps(to_dict(config), indent=2))
+    if typed.get("base_model", "smollm2") == "smollm2":
+        from pipelines.common import resolve_model
+
+        resolve_model("smollm2")  # convert the bundled model once, before the first step
+    kfp_local.init(runner=kfp_local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "kfp"),
+                   raise_on_error=True)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # kfp warns that our image is not a python:* image; here the steps run in this environment.
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+        task = rlhf_alignment(mode="local", local_config=str(config_file), namespace="", release="", **typed)
+    metrics = dict(task.output.metadata)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"pipeline: done in {time.perf_counter() - start:.0f}s; metrics {run_dir / 'metrics.json'}, "
+          f"report {run_dir / 'report' / 'report.md'}", flush=True)
+    return metrics

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, resolve_model, seed_everything
+from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
 from rlhf.algos import ppo as algo
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
@@ -377,6 +378,9 @@ class Trainer:
         if self.rank == 0:
             save_model(self.output, self.policy.eval(), self.tokenizer)
             print(f"ppo: wrote {self.output} after {self.step} steps", flush=True)
+            if cfg.output_uri:
+                shutil.copy(self.log.path, self.output / "training_metrics.jsonl")
+                publish(self.output, cfg.output_uri, "ppo")
         return self.output
 
     def close(self) -> None:

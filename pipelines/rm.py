@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, resolve_model, seed_everything
+from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
 from pipelines.sft import epoch_batches
 from rlhf.algos.reward import ranking_loss, ranking_pairs, reward_bias_shift
 from rlhf.config import Config
 from rlhf.models import last_token_scores, load_reward_model, load_tokenizer
 from rlhf.models.loading import save_model
 from rlhf.models.scoring import reward_inputs
+from rlhf.storage import write_uri
 
 
 def comparison_groups(records: list[dict]) -> list[tuple[str, list[str], list[int]]]:
@@ -99,5 +100,8 @@ def train_rm(config: Config) -> Path:
         summary["reward_offset"] = model.config.reward_offset
     save_model(output, model, tokenizer)
     (output.parent / f"{output.name}_summary.json").write_text(json.dumps(summary, indent=2))
+    publish(output, cfg.output_uri, "rm")
+    if cfg.output_uri:
+        write_uri(f"{cfg.output_uri.rstrip('/')}/rm_summary.json", json.dumps(summary, indent=2).encode())
     print(f"rm: wrote {output}: {json.dumps(summary)}", flush=True)
     return output

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, resolve_model, seed_everything
+from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
 from rlhf.algos.sft import sft_loss
 from rlhf.config import Config
 from rlhf.models import format_prompt, load_policy, load_tokenizer
@@ -78,5 +78,6 @@ def train_sft(config: Config) -> Path:
         progress.set_postfix(loss=f"{loss.item():.3f}")
         log.write(step=step, loss=loss.item(), grad_norm=float(grad_norm), lr=schedule.get_last_lr()[0])
     save_model(output, model.eval(), tokenizer)
+    publish(output, cfg.output_uri, "sft")
     print(f"sft: wrote {output} ({len(batches)} steps over {len(examples)} demonstrations)", flush=True)
     return output

@@ -76,15 +76,66 @@ class ServicesConfig:
 
 
 @dataclass
+class RewardServingConfig:
+    """The reward model for other teams (`rlhf serve reward-kserve`): KServe's Open Inference
+    Protocol over gRPC and REST, with rlhf.v1.RewardScoring for the trainer on the same gRPC port."""
+
+    model_name: str = "reward"
+    """The OIP model name callers address (/v2/models/<model_name>/infer)."""
+    model: str = ""
+    """A local reward-model directory, served as version "1" when `repository` is ""."""
+    repository: str = ""
+    """Store prefix holding the versions: <store.uri>/<repository>/<version>/ (written by `rlhf
+    reward publish`); polled every `reload_interval_s`, the newest version is the default."""
+    reload_interval_s: float = 10.0
+    """How often the repository is checked for a new version."""
+    keep_versions: int = 2
+    """How many of the newest versions stay loaded (and can be pinned by callers)."""
+    host: str = "127.0.0.1"
+    """Address both protocols bind; 0.0.0.0 in a container."""
+    http_port: int = 8080
+    """REST (OIP v2) and /metrics port; 0 picks a free one (printed at start)."""
+    grpc_port: int = 8081
+    """gRPC port (OIP v2, rlhf.v1.RewardScoring, health, reflection); 0 picks a free one."""
+    tokens_file: str = ""
+    """Bearer tokens, one per line (a mounted Secret; re-read when it changes); "" turns auth off."""
+    tls_cert_file: str = ""
+    """PEM certificate chain; with `tls_key_file`, both protocols serve TLS only."""
+    tls_key_file: str = ""
+    """PEM private key of `tls_cert_file`."""
+    rate_limit_per_second: float = 0.0
+    """Requests per second each token may make (a token bucket); 0 turns the limit off."""
+    rate_limit_burst: int = 20
+    """Requests a token may make at once before `rate_limit_per_second` applies."""
+    max_batch_size: int = 32
+    """Most (prompt, completion) pairs in one forward pass, across concurrent requests."""
+    max_batch_tokens: int = 8192
+    """Most tokens in one forward pass."""
+    batch_wait_ms: float = 5.0
+    """How long the first pair of a batch waits for others to join it."""
+    max_queue: int = 256
+    """Most pairs waiting for a batch; beyond it requests fail fast (RESOURCE_EXHAUSTED / 429)."""
+    max_message_mb: int = 64
+    """Largest gRPC message accepted or sent, in MiB."""
+    grace_seconds: float = 30.0
+    """On SIGTERM, how long in-flight requests may run before they are cancelled."""
+    torch_threads: int = 0
+    """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default."""
+
+
+@dataclass
 class SFTConfig:
     """Supervised fine-tuning on labeler demonstrations (`rlhf train sft`)."""
 
     base_model: str = "smollm2"
-    """Model directory to fine-tune; "smollm2" is the bundled SmolLM2-135M-Instruct."""
+    """Model to fine-tune: a directory, a store URI, or "smollm2" (the bundled SmolLM2-135M-Instruct)."""
     demonstrations: str = "demonstrations"
     """Record set (kind demonstrations) in the data-store."""
     output_dir: str = "runs/latest/models/sft"
     """Where the fine-tuned model (safetensors + tokenizer) is written."""
+    output_uri: str = ""
+    """Also upload the model to this store URI (s3://BUCKET/PREFIX or file:///DIR); "" skips. The
+    Kubeflow pipeline passes models between stages this way."""
     epochs: float = 0.5
     """Passes over the demonstrations (fractions allowed)."""
     batch_size: int = 8
@@ -104,7 +155,8 @@ class RMConfig:
     """Reward model on K-way rankings (`rlhf train rm`)."""
 
     init_model: str = "runs/latest/models/sft"
-    """Model the reward model starts from (the paper uses the SFT model; a scalar head is added)."""
+    """Model (directory or store URI) the reward model starts from (the paper uses the SFT model; a
+    scalar head is added)."""
     comparisons: str = "comparisons/train"
     """Record set (kind comparisons) to train on."""
     heldout_comparisons: str = "comparisons/heldout"
@@ -113,6 +165,8 @@ class RMConfig:
     """Record set whose completions are shifted to score mean 0 after training; "" skips the shift."""
     output_dir: str = "runs/latest/models/rm"
     """Where the reward model is written."""
+    output_uri: str = ""
+    """Also upload the reward model (and rm_summary.json) to this store URI; "" skips."""
     epochs: float = 1.0
     """Passes over the comparisons (the paper trains one epoch: more over-fits)."""
     prompts_per_batch: int = 4
@@ -141,6 +195,8 @@ class PPOConfig:
     """Record set (kind prompts, field "text") of pretraining text for the ptx loss."""
     output_dir: str = "runs/latest/models/ppo"
     """Where the final policy is written."""
+    output_uri: str = ""
+    """Also upload the final policy (and training_metrics.jsonl) to this store URI; "" skips."""
     run_name: str = "ppo"
     """Names this run's checkpoints, rollouts and metrics in the store."""
     steps: int = 6
@@ -257,8 +313,10 @@ class EvalConfig:
     """Seeds sampling."""
     report_dir: str = "runs/latest"
     """Where report.md, metrics.json and the plots are written."""
+    report_uri: str = ""
+    """Also upload report.md, metrics.json and the plots to this store URI; "" skips."""
     rm_summary: str = "runs/latest/models/rm_summary.json"
-    """The RM stage's summary (held-out accuracy), copied into the report."""
+    """The RM stage's summary (held-out accuracy; a path or store URI), copied into the report."""
 
 
 @dataclass
@@ -281,6 +339,7 @@ class Config:
 
     store: StoreConfig = field(default_factory=StoreConfig)
     services: ServicesConfig = field(default_factory=ServicesConfig)
+    reward_serving: RewardServingConfig = field(default_factory=RewardServingConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
     rm: RMConfig = field(default_factory=RMConfig)

@@ -56,7 +56,8 @@ class Service:
     on_stop: Callable[[], None] | None = None
 
 
-def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    """The status a library exception is answered with; None for a bug (answered INTERNAL)."""
     if isinstance(exc, InvalidArgument):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
     if isinstance(exc, Overloaded):
@@ -66,11 +67,14 @@ def _status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     return None
 
 
-class _Interceptor(grpc.aio.ServerInterceptor):
-    """Counts, times and tracks in-flight RPCs, and maps library exceptions to status codes."""
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
+    """Counts, times and tracks in-flight RPCs, and maps library exceptions to status codes
+    (`status_of`, or a service's own mapping that falls back to it)."""
 
-    def __init__(self, service: str):
+    def __init__(self, service: str,
+                 status_of: Callable[[BaseException], tuple[grpc.StatusCode, str] | None] = status_of):
         self.service = service
+        self.status_of = status_of
 
     @contextlib.asynccontextmanager
     async def _observed(self, context: grpc.aio.ServicerContext, method: str):
@@ -92,7 +96,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):
             record(grpc.StatusCode.CANCELLED)
             raise
         except Exception as exc:
-            status = _status_of(exc)
+            status = self.status_of(exc)
             if status is None:
                 log.exception("%s.%s failed", self.service, method)
                 status = (grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
@@ -228,34 +232,64 @@ def channel_options(max_message_mb: int) -> list[tuple[str, int]]:
     return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
 
 
-async def serve(service: Service, config: ServiceConfig) -> None:
-    """Serves until SIGTERM/SIGINT, then drains: new calls are refused, in-flight calls get
-    `config.grace_seconds` to finish."""
-    server = grpc.aio.server(interceptors=[_Interceptor(service.name)],
-                             options=channel_options(config.max_message_mb))
-    service.add_to_server(service.servicer, server)
+def grpc_server(service: str, max_message_mb: int, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                status_of: Callable[[BaseException], tuple[grpc.StatusCode, str] | None] = status_of
+                ) -> grpc.aio.Server:
+    """A server whose outermost interceptor observes every RPC, so the metrics count what the
+    inner `interceptors` (auth) refuse too."""
+    return grpc.aio.server(interceptors=[MetricsInterceptor(service, status_of), *interceptors],
+                           options=channel_options(max_message_mb))
+
+
+def add_health_and_reflection(server: grpc.aio.Server, service_names: Sequence[str]) -> health.aio.HealthServicer:
+    """Adds grpc.health.v1 (set SERVING with `set_serving` once started) and reflection of `service_names`."""
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        [service.full_name, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{config.host}:{config.port}")
-    if port == 0:
-        raise SystemExit(f"{service.name}: cannot bind {config.host}:{config.port}")
-    await server.start()
-    metrics_at = "off"
-    if config.metrics_port >= 0:
-        http, _ = prom.start_http_server(config.metrics_port, addr=config.host, registry=REGISTRY)
-        metrics_at = f"http://{config.host}:{http.server_port}/metrics"
-    for name in ("", service.full_name):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    # Tests and the local runner parse this line.
-    print(f"{service.name} listening on {config.host}:{port} metrics {metrics_at}", flush=True)
+    reflection.enable_server_reflection([*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
+    return health_servicer
 
+
+async def set_serving(health_servicer: health.aio.HealthServicer, service_names: Sequence[str]) -> None:
+    for name in ("", *service_names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+
+def bind(server: grpc.aio.Server, service: str, host: str, port: int,
+         credentials: grpc.ServerCredentials | None = None) -> int:
+    """Binds host:port (TLS with `credentials`); returns the port, which port 0 leaves to the OS."""
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+    if bound == 0:
+        raise SystemExit(f"{service}: cannot bind {address}")
+    return bound
+
+
+async def stop_requested() -> None:
+    """Returns at the first SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+
+
+async def serve(service: Service, config: ServiceConfig) -> None:
+    """Serves until SIGTERM/SIGINT, then drains: new calls are refused, in-flight calls get
+    `config.grace_seconds` to finish."""
+    server = grpc_server(service.name, config.max_message_mb)
+    service.add_to_server(service.servicer, server)
+    health_servicer = add_health_and_reflection(server, [service.full_name])
+    port = bind(server, service.name, config.host, config.port)
+    await server.start()
+    metrics_at = "off"
+    if config.metrics_port >= 0:
+        http, _ = prom.start_http_server(config.metrics_port, addr=config.host, registry=REGISTRY)
+        metrics_at = f"http://{config.host}:{http.server_port}/metrics"
+    await set_serving(health_servicer, [service.full_name])
+    # Tests and the local runner parse this line.
+    print(f"{service.name} listening on {config.host}:{port} metrics {metrics_at}", flush=True)
+
+    await stop_requested()
     print(f"{service.name} draining (grace {config.grace_seconds:g}s)", flush=True)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(config.grace_seconds)

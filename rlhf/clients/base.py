@@ -4,6 +4,7 @@ which service, which RPC, and why."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import Any, Callable, Iterable, Iterator
@@ -21,21 +22,47 @@ class ServiceError(RuntimeError):
         super().__init__(f"{service}.{rpc} at {target} failed: {code.name}: {details}")
 
 
+def read_env_file(variable: str) -> bytes | None:
+    """The bytes of the file that environment variable `variable` names; None when it is unset."""
+    path = os.environ.get(variable)
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise FileNotFoundError(f"{variable}={path}: cannot read: {exc.strerror}") from None
+
+
 class BaseClient:
-    """Subclasses set SERVICE (a name for messages) and STUB (the generated stub class)."""
+    """Subclasses set SERVICE (a name for messages) and STUB (the generated stub class), and may
+    name environment variables for a bearer token file (TOKEN_FILE_ENV; its first non-empty line
+    is sent as `authorization: Bearer <token>`) and a PEM CA bundle (CA_FILE_ENV; TLS when set)."""
 
     SERVICE = ""
     STUB: Callable[[grpc.Channel], Any]
+    TOKEN_FILE_ENV = ""
+    CA_FILE_ENV = ""
 
     def __init__(self, target: str, *, timeout: float = 60.0, retries: int = 3, backoff: float = 0.25,
-                 max_message_mb: int = 64):
+                 max_message_mb: int = 64, token: str | None = None, root_certificates: bytes | None = None):
         self.target = target
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        if token is None and self.TOKEN_FILE_ENV:
+            lines = (read_env_file(self.TOKEN_FILE_ENV) or b"").decode().splitlines()
+            token = next((line.strip() for line in lines if line.strip()), None)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else None
+        if root_certificates is None and self.CA_FILE_ENV:
+            root_certificates = read_env_file(self.CA_FILE_ENV)
         size = max_message_mb * 1024 * 1024
-        self.channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)])
+        options = [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+        if root_certificates:
+            credentials = grpc.ssl_channel_credentials(root_certificates)
+            self.channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
         self.stub = type(self).STUB(self.channel)
 
     def _error(self, rpc: str, exc: grpc.RpcError) -> ServiceError:
@@ -47,7 +74,7 @@ class BaseClient:
         method = getattr(self.stub, rpc)
         for attempt in range(self.retries + 1):
             try:
-                return method(make_request(), timeout=timeout or self.timeout)
+                return method(make_request(), timeout=timeout or self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
                 if exc.code() not in RETRYABLE or attempt == self.retries:
                     raise self._error(rpc, exc) from None
@@ -66,7 +93,7 @@ class BaseClient:
         for attempt in range(self.retries + 1):
             started = False
             try:
-                for item in method(request, timeout=timeout or self.timeout):
+                for item in method(request, timeout=timeout or self.timeout, metadata=self.metadata):
                     started = True
                     yield item
                 return

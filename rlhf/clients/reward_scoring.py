@@ -9,8 +9,13 @@ from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grp
 
 
 class RewardScoringClient(BaseClient):
+    """Also the trainer's client of reward-kserve, which wants a bearer token (a file named by
+    RLHF_REWARD_TOKEN_FILE) and may serve TLS (CA bundle named by RLHF_REWARD_CA_FILE)."""
+
     SERVICE = "reward-scoring"
     STUB = reward_scoring_pb2_grpc.RewardScoringStub
+    TOKEN_FILE_ENV = "RLHF_REWARD_TOKEN_FILE"
+    CA_FILE_ENV = "RLHF_REWARD_CA_FILE"
 
     def score(self, prompts: Sequence[str], completions: Sequence[str], timeout: float | None = None) -> list[float]:
         """The reward of each (prompts[i], completions[i]) pair, in order. Prompts are the raw

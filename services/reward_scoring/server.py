@@ -1,9 +1,16 @@
 """RewardScoring over gRPC: (prompt, completion) texts in, one reward each out. Pairs from
-concurrent callers share forward passes through the runtime's Batcher (one item per pair)."""
+concurrent callers share forward passes through the runtime's Batcher (one item per pair).
+
+The pieces here (`RewardVersion`, `reward_batcher`, `RewardScoringServicer`) also serve the
+reward model to other teams (services/reward_kserve), so both paths validate, tokenize, batch and
+score the same way.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import grpc
 import torch
@@ -18,28 +25,32 @@ from services.runtime import TOKENS, Batcher, InvalidArgument, Service, frozen_m
 SERVICE = "reward-scoring"
 
 
-class RewardScoringServicer(reward_scoring_pb2_grpc.RewardScoringServicer):
-    """Validates and tokenizes on the event loop; only forward passes go to the model thread."""
+@dataclass(eq=False)
+class RewardVersion:
+    """One loaded reward model. A request is admitted to a version and keeps it to the end, even
+    if a newer one becomes the default meanwhile."""
 
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, info: common_pb2.ModelInfo,
-                 config: ServiceConfig):
-        self.tokenizer = tokenizer
-        self.info = info
-        self.batcher = Batcher(SERVICE, lambda sequences: score_sequences(model, sequences),
-                               max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
-                               max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue, cost=len)
+    name: str
+    """The version callers pin ("3"); "0" for the plain reward-scoring service."""
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    info: common_pb2.ModelInfo
+    """What GetInfo answers: weights revision, tokenizer fingerprint, max sequence length."""
 
-    def tokenize(self, prompts: Sequence[str], completions: Sequence[str]) -> list[list[int]]:
-        """The reward model's token ids of each pair; raises InvalidArgument naming the bad field.
-        An empty completion is a legitimate (if poor) answer; an empty prompt is a caller bug."""
+    def tokenize(self, prompts: Sequence[str], completions: Sequence[str],
+                 fields: tuple[str, str] = ("prompts", "completions")) -> list[list[int]]:
+        """The reward model's token ids of each pair; raises InvalidArgument naming the bad field
+        (`fields` are the caller's names for the two inputs). An empty completion is a legitimate
+        (if poor) answer; an empty prompt is a caller bug."""
+        prompt_field, completion_field = fields
         if not prompts:
-            raise InvalidArgument("prompts: empty batch; send at least one (prompt, completion) pair")
+            raise InvalidArgument(f"{prompt_field}: empty batch; send at least one (prompt, completion) pair")
         if len(completions) != len(prompts):
-            raise InvalidArgument(f"completions: {len(completions)} completions for {len(prompts)} prompts; "
+            raise InvalidArgument(f"{completion_field}: {len(completions)} completions for {len(prompts)} prompts; "
                                   "send one completion per prompt")
         for index, prompt in enumerate(prompts):
             if not prompt.strip():
-                raise InvalidArgument(f"prompts[{index}]: empty prompt")
+                raise InvalidArgument(f"{prompt_field}[{index}]: empty prompt")
         texts = [reward_inputs(self.tokenizer, prompt, completion) for prompt, completion in zip(prompts, completions)]
         sequences = tokenize_texts(self.tokenizer, texts)
         limit = self.info.max_sequence_length
@@ -47,30 +58,73 @@ class RewardScoringServicer(reward_scoring_pb2_grpc.RewardScoringServicer):
             if len(ids) > limit:
                 prompt_tokens = len(tokenize_texts(self.tokenizer, [format_prompt(self.tokenizer, prompts[index])])[0])
                 if prompt_tokens > limit:
-                    raise InvalidArgument(f"prompts[{index}]: {prompt_tokens} tokens, max {limit}")
-                raise InvalidArgument(f"completions[{index}]: prompt + completion is {len(ids)} tokens, max {limit}")
+                    raise InvalidArgument(f"{prompt_field}[{index}]: {prompt_tokens} tokens, max {limit}")
+                raise InvalidArgument(f"{completion_field}[{index}]: prompt + completion is {len(ids)} tokens, "
+                                      f"max {limit}")
         return sequences
+
+
+def load_version(model_dir: str | Path, *, name: str = "0", service: str = SERVICE,
+                 model_name: str | None = None) -> RewardVersion:
+    """Loads a reward model and its own tokenizer; GetInfo reports `model_name` (default the
+    directory) and the version number `name`."""
+    model = load_reward_model(model_dir)
+    tokenizer = load_tokenizer(model_dir)
+    info = frozen_model_info(service, model_name or str(model_dir), model, tokenizer)
+    info.version = int(name)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    return RewardVersion(name, model, tokenizer, info)
+
+
+def score_items(items: list[tuple[RewardVersion, list[int]]]) -> list[float]:
+    """The reward of each (version, token ids) item, in order. While a new version takes over, one
+    batch can hold items of two versions: each version scores its own items in one forward pass."""
+    scores = [0.0] * len(items)
+    groups: dict[int, list[int]] = {}
+    for index, (version, _) in enumerate(items):
+        groups.setdefault(id(version), []).append(index)
+    for indices in groups.values():
+        model = items[indices[0]][0].model
+        for index, score in zip(indices, score_sequences(model, [items[i][1] for i in indices])):
+            scores[index] = score
+    return scores
+
+
+def reward_batcher(service: str, config: Any) -> Batcher:
+    """The Batcher of (version, token ids) items; `config` has the batching fields of
+    ServiceConfig / RewardServingConfig. A pair costs its token count."""
+    return Batcher(service, score_items, max_batch_size=config.max_batch_size,
+                   max_batch_tokens=config.max_batch_tokens, max_wait_ms=config.batch_wait_ms,
+                   max_queue=config.max_queue, cost=lambda item: len(item[1]))
+
+
+class RewardScoringServicer(reward_scoring_pb2_grpc.RewardScoringServicer):
+    """Validates and tokenizes on the event loop; only forward passes go to the model thread.
+    `current()` is the version a new request is admitted to."""
+
+    def __init__(self, current: Callable[[], RewardVersion], batcher: Batcher, service: str = SERVICE):
+        self.current = current
+        self.batcher = batcher
+        self.service = service
 
     async def Score(self, request: reward_scoring_pb2.ScoreRequest,
                     context: grpc.aio.ServicerContext) -> reward_scoring_pb2.ScoreResponse:
-        sequences = self.tokenize(request.prompts, request.completions)
-        TOKENS.labels(SERVICE, "in").inc(sum(len(ids) for ids in sequences))
-        scores = await self.batcher.submit(sequences)
-        return reward_scoring_pb2.ScoreResponse(scores=scores, model_version=self.info.version)
+        version = self.current()
+        sequences = version.tokenize(request.prompts, request.completions)
+        TOKENS.labels(self.service, "in").inc(sum(len(ids) for ids in sequences))
+        scores = await self.batcher.submit([(version, ids) for ids in sequences])
+        return reward_scoring_pb2.ScoreResponse(scores=scores, model_version=version.info.version)
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
-        return self.info
+        return self.current().info
 
 
 def build(service_config: ServiceConfig, config: Config) -> Service:
     """Loads the reward model and its own tokenizer from `service_config.model`."""
     if not service_config.model:
         raise ConfigError("services.reward_scoring.model: no reward model directory given (--model DIR)")
-    model = load_reward_model(service_config.model)
-    tokenizer = load_tokenizer(service_config.model)
-    info = frozen_model_info(SERVICE, service_config.model, model, tokenizer)
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
-    servicer = RewardScoringServicer(model, tokenizer, info, service_config)
+    version = load_version(service_config.model)
+    servicer = RewardScoringServicer(lambda: version, reward_batcher(SERVICE, service_config))
     return Service(name=SERVICE, full_name="rlhf.v1.RewardScoring", servicer=servicer,
                    add_to_server=reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server)

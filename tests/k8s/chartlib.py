@@ -36,15 +36,47 @@ VARIANTS: dict[str, dict] = {
                         "networkPolicy": {"rewardScoringNamespaces": ["eval-team", "labelers"]}},
     "stages_off": {"stages": {k: {"enabled": False} for k in ("data", "sft", "label", "rm", "eval")},
                    "trainer": {"enabled": False}, "store": {"createBucket": False}},
+    # The reward model as a KServe InferenceService (reward.kserve), in each of its shapes:
+    # Standard mode with auth, the trainer's own token, batching and rate limits, ServiceMonitor on;
+    "kserve": {"reward": {"kserve": {
+        "enabled": True, "auth": {"existingSecret": "reward-tokens", "clientSecret": "trainer-token"},
+        "batching": {"maxBatchSize": 64, "batchWaitMs": 2.5, "maxQueue": 512}, "rateLimit": {"perSecond": 20, "burst": 40},
+        "reloadIntervalSeconds": 30, "minReplicas": 1, "maxReplicas": 3, "scaleMetric": "cpu", "scaleTarget": 70,
+        "nodeSelector": {"pool": "a100"}, "extraArgs": ["--log-level", "debug"]}},
+        "metrics": {"serviceMonitor": {"enabled": True}}},
+    # Knative mode, versions from the store, no auth (explicitly), scale to zero, CPU only;
+    "kserve_knative": {"gpu": {"enabled": False}, "reward": {"kserve": {
+        "enabled": True, "deploymentMode": "Knative", "repository": "reward-models", "minReplicas": 0,
+        "auth": {"allowUnauthenticated": True}}}},
+    # TLS (callers trust the CA from the TLS Secret), one token Secret for all, the allow-list
+    # instead of every namespace, exposed through KServe's ingress.
+    "kserve_tls": {"networkPolicy": {"rewardScoringNamespaces": ["team-a"]},
+                   "reward": {"kserve": {
+                       "enabled": True, "deploymentMode": "RawDeployment", "clusterLocal": False,
+                       "auth": {"existingSecret": "reward-tokens"}, "tls": {"existingSecret": "reward-tls"},
+                       "networkPolicy": {"allowAllNamespaces": False, "from": [
+                           {"namespaceSelector": {"matchLabels": {"team": "b"}},
+                            "podSelector": {"matchLabels": {"app": "scorer"}}}]}}}},
 }
+KSERVE_VARIANTS = ["kserve", "kserve_knative", "kserve_tls", "example_reward_kserve"]
 # The example values shipped in k8s/ are rendered and checked like the variants above.
-EXAMPLES = {"example_gpu": ROOT / "k8s" / "values-gpu.yaml", "example_cpu_tiny": ROOT / "k8s" / "values-cpu-tiny.yaml"}
+EXAMPLES = {"example_gpu": ROOT / "k8s" / "values-gpu.yaml", "example_cpu_tiny": ROOT / "k8s" / "values-cpu-tiny.yaml",
+            "example_reward_kserve": ROOT / "k8s" / "values-reward-kserve.yaml"}
 
 
 def values_of(variant: str) -> dict:
     if variant in EXAMPLES:
         return yaml.safe_load(EXAMPLES[variant].read_text()) or {}
     return copy.deepcopy(VARIANTS[variant])
+
+
+def effective_values(variant: str) -> dict:
+    """values.yaml merged with the variant's values, as the templates see them."""
+    return chart().merge_values(values_of(variant))
+
+
+def kserve_on(variant: str) -> bool:
+    return bool(effective_values(variant)["reward"]["kserve"]["enabled"])
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,6 +157,22 @@ def pod_templates(objects: list[dict]) -> Iterator[tuple[str, dict, dict]]:
                 yield f"{kind}/{name}/{replica}", t.get("metadata", {}), t["spec"]
         elif kind == "Pod":
             yield f"Pod/{name}", o["metadata"], o["spec"]
+        elif kind == "InferenceService":
+            # KServe creates the predictor's pods from the pod fields of spec.predictor, with its
+            # `labels` and `annotations` (the rest of the spec is KServe's: replicas, scaling).
+            predictor = o["spec"]["predictor"]
+            yield f"{kind}/{name}/predictor", predictor_pod_metadata(predictor), predictor_pod_spec(predictor)
+
+
+def predictor_pod_metadata(predictor: dict) -> dict:
+    return {"labels": predictor.get("labels", {}), "annotations": predictor.get("annotations", {})}
+
+
+def predictor_pod_spec(predictor: dict) -> dict:
+    import kubernetes.client.models as k8s
+
+    pod_fields = set(k8s.V1PodSpec.attribute_map.values())
+    return {k: v for k, v in predictor.items() if k in pod_fields}
 
 
 def labels_match(selector: dict, labels: dict) -> bool:
@@ -225,10 +273,29 @@ def deserialize(obj: dict):
     """The object as its typed model (also runs the models' required-field checks)."""
     type_name = TYPED[(obj["apiVersion"], obj["kind"])]
     cls = model_class(type_name)
+    if cls.__module__.startswith("kserve."):
+        # kserve's ApiClient resolves type names in kserve.models only, which lacks the Kubernetes
+        # types its models refer to (V1ObjectMeta, V1Container...): build across all three.
+        return build_model(strip(obj), type_name)
     if cls.__module__.startswith("kubeflow."):
         from kubeflow.training import ApiClient
-    elif cls.__module__.startswith("kserve."):
-        from kserve import ApiClient
     else:
         from kubernetes.client import ApiClient
     return ApiClient()._ApiClient__deserialize(strip(obj), type_name)
+
+
+def build_model(data: Any, type_name: str):
+    """Data as the typed model `type_name` (names resolved by model_class), constructed through
+    the models' own constructors so their setters' required-field checks run."""
+    if data is None:
+        return None
+    if m := _LIST.match(type_name):
+        return [build_model(item, m.group(1)) for item in data]
+    if m := _DICT.match(type_name):
+        return {k: build_model(v, m.group(2)) for k, v in data.items()}
+    if type_name in ("object", "str", "int", "float", "bool", "date", "datetime"):
+        return data
+    cls = model_class(type_name)
+    kwargs = {attr: build_model(data[key], cls.openapi_types[attr])
+              for attr, key in cls.attribute_map.items() if key in data}
+    return cls(**kwargs)

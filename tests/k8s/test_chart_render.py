@@ -57,7 +57,7 @@ def test_validator_catches_unknown_and_mistyped_fields():
 
 
 def test_kserve_models_are_resolvable():
-    """InferenceService objects (none rendered today) would be checked against kserve's model."""
+    """InferenceService objects (reward.kserve) are checked against kserve's model."""
     isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
             "metadata": {"name": "x"}, "spec": {"predictor": {"containers": [{"name": "c", "image": "i"}],
                                                             "minReplica": 1}}}

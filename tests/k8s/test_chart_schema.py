@@ -36,6 +36,32 @@ def rejection(values: dict) -> str:
     ({"store": {"bucket": "Not_A_Bucket"}}, "/store/bucket"),
     ({"config": {"services": {"policy_inference": {"max_batch_size": "big"}}}},
      "/config/services/policy_inference/max_batch_size"),
+    # reward.kserve (the InferenceService)
+    ({"reward": {"kserve": {"enabled": "yes"}}}, "/reward/kserve/enabled"),
+    ({"reward": {"kserve": {"deploymentMode": "Raw"}}}, "/reward/kserve/deploymentMode"),
+    ({"reward": {"kserve": {"minReplicas": -1}}}, "/reward/kserve/minReplicas"),
+    ({"reward": {"kserve": {"maxReplicas": 0}}}, "/reward/kserve/maxReplicas"),
+    ({"reward": {"kserve": {"gpus": 0.5}}}, "/reward/kserve/gpus"),
+    ({"reward": {"kserve": {"modelName": "my model"}}}, "/reward/kserve/modelName"),
+    ({"reward": {"kserve": {"modelName": ""}}}, "/reward/kserve/modelName"),
+    ({"reward": {"kserve": {"repository": "/abs/prefix"}}}, "/reward/kserve/repository"),
+    ({"reward": {"kserve": {"scaleMetric": "gpu"}}}, "/reward/kserve/scaleMetric"),
+    ({"reward": {"kserve": {"startupSeconds": 1}}}, "/reward/kserve/startupSeconds"),
+    ({"reward": {"kserve": {"batching": {"maxBatchSize": 0}}}}, "/reward/kserve/batching/maxBatchSize"),
+    ({"reward": {"kserve": {"batching": {"batchWaitMs": -1}}}}, "/reward/kserve/batching/batchWaitMs"),
+    ({"reward": {"kserve": {"batching": {"maxQueue": "many"}}}}, "/reward/kserve/batching/maxQueue"),
+    ({"reward": {"kserve": {"rateLimit": {"perSecond": -5}}}}, "/reward/kserve/rateLimit/perSecond"),
+    ({"reward": {"kserve": {"rateLimit": {"burst": 0}}}}, "/reward/kserve/rateLimit/burst"),
+    ({"reward": {"kserve": {"reloadIntervalSeconds": 0}}}, "/reward/kserve/reloadIntervalSeconds"),
+    ({"reward": {"kserve": {"auth": {"existingSecret": "Bad_Name"}}}}, "/reward/kserve/auth/existingSecret"),
+    ({"reward": {"kserve": {"tls": {"existingSecret": "-tls"}}}}, "/reward/kserve/tls/existingSecret"),
+    ({"reward": {"kserve": {"networkPolicy": {"allowAllNamespaces": "no"}}}},
+     "/reward/kserve/networkPolicy/allowAllNamespaces"),
+    ({"reward": {"kserve": {"networkPolicy": {"from": [{"pods": {"app": "x"}}]}}}}, "/reward/kserve/networkPolicy/from/0"),
+    ({"reward": {"kserve": {"networkPolicy": {"from": [{}]}}}}, "/reward/kserve/networkPolicy/from/0"),
+    ({"reward": {"kserve": {"annotations": {"replicas": 2}}}}, "/reward/kserve/annotations/replicas"),
+    ({"config": {"reward_serving": {"max_queue": "big"}}}, "/config/reward_serving/max_queue"),
+    ({"config": {"reward_serving": {"grpc_port": 70000}}}, "/config/reward_serving/grpc_port"),
 ])
 def test_bad_values_are_rejected_naming_the_field(values, field):
     message = rejection(values)
@@ -50,6 +76,30 @@ def test_unknown_service_name_is_rejected():
 def test_unknown_top_level_and_nested_keys_are_rejected():
     assert "replica" in rejection({"trainer": {"replica": 2}})
     assert "'/config/store'" in rejection({"config": {"store": {"bucket": "x"}}})
+
+
+def test_unknown_kserve_keys_are_rejected():
+    assert "replicas" in rejection({"reward": {"kserve": {"replicas": 2}}})
+    assert "'/reward/kserve/auth'" in rejection({"reward": {"kserve": {"auth": {"secret": "x"}}}})
+    assert "'/reward'" in rejection({"reward": {"kserv": {"enabled": True}}})
+    assert "'/config/reward_serving'" in rejection({"config": {"reward_serving": {"tokens": "x"}}})
+
+
+def test_serving_without_tokens_must_be_asked_for():
+    """Enabled with no token Secret: refused, naming the switch that allows it; allowed with it."""
+    message = rejection({"reward": {"kserve": {"enabled": True}}})
+    assert "'/reward/kserve/auth/allowUnauthenticated'" in message and "true" in message, message
+    chartlib.chart().validate_schema({"reward": {"kserve": {"enabled": True, "auth": {"allowUnauthenticated": True}}}})
+    chartlib.chart().validate_schema({"reward": {"kserve": {"enabled": True, "auth": {"existingSecret": "tokens"}}}})
+    chartlib.chart().validate_schema({"reward": {"kserve": {"enabled": False}}})  # off: nothing required
+
+
+def test_knative_mode_refuses_tls_in_the_pod():
+    for mode in ("Knative", "Serverless"):
+        message = rejection({"reward": {"kserve": {"enabled": True, "deploymentMode": mode,
+                                                   "auth": {"existingSecret": "t"}, "tls": {"existingSecret": "tls"}}}})
+        assert "'/reward/kserve/tls/existingSecret'" in message, message
+    chartlib.chart().validate_schema({"reward": {"kserve": {"deploymentMode": "Standard", "tls": {"existingSecret": "tls"}}}})
 
 
 def test_missing_model_uri_is_rejected():
@@ -84,3 +134,14 @@ def test_schema_types_the_config_sections_exactly_like_rlhf_config():
     assert set(config["store"]["properties"]) == {f.name for f in dataclasses.fields(StoreConfig)}
     assert set(config["services"]["properties"]) == {f.name for f in dataclasses.fields(ServicesConfig)}
     assert set(schema["definitions"]["serviceConfig"]["properties"]) == {f.name for f in dataclasses.fields(ServiceConfig)}
+
+
+def test_schema_types_reward_serving_exactly_like_rlhf_config():
+    """config.reward_serving in the schema lists the fields of rlhf.config.RewardServingConfig."""
+    import rlhf.config
+
+    cls = getattr(rlhf.config, "RewardServingConfig", None)
+    if cls is None:
+        pytest.skip("rlhf.config has no RewardServingConfig yet")
+    typed = chartlib.chart().schema["properties"]["config"]["properties"]["reward_serving"]["properties"]
+    assert set(typed) == {f.name for f in dataclasses.fields(cls)}

@@ -88,6 +88,63 @@ def test_wait_for_grpc_times_out_naming_the_unready_service(scripts, tmp_path, h
     assert f"{closed}: UNAVAILABLE" in result.stderr
 
 
+def self_signed(tmp_path: Path, host: str = "localhost") -> tuple[bytes, bytes, Path]:
+    """A self-signed certificate for `host` (key PEM, cert PEM, the cert's file): its own CA."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(cert_pem)
+    return key_pem, cert_pem, ca
+
+
+def test_wait_for_grpc_over_tls_trusts_the_given_ca(scripts, tmp_path):
+    """--grpc-tls checks health over TLS (the reward InferenceService with reward.kserve.tls)."""
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    key_pem, cert_pem, ca = self_signed(tmp_path)
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    servicer = health.HealthServicer()
+    servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key_pem, cert_pem)]))
+    server.start()
+    try:
+        target = f"localhost:{port}"
+        ok = run(scripts, "wait_for.py", "--grpc-tls", target, "--tls-ca", str(ca), "--timeout", "10",
+                 "--interval", "0.2", cwd=tmp_path)
+        assert ok.returncode == 0, ok.stderr
+        assert f"ready: {target}" in ok.stdout
+        # plaintext against the TLS port, and TLS trusting another CA, both fail
+        plain = run(scripts, "wait_for.py", "--grpc", target, "--timeout", "1", "--interval", "0.3", cwd=tmp_path)
+        assert plain.returncode == 1 and f"{target}: UNAVAILABLE" in plain.stderr
+        (tmp_path / "other").mkdir()
+        _, _, other = self_signed(tmp_path / "other")
+        wrong = run(scripts, "wait_for.py", "--grpc-tls", target, "--tls-ca", str(other), "--timeout", "1",
+                    "--interval", "0.3", cwd=tmp_path)
+        assert wrong.returncode == 1 and target in wrong.stderr
+    finally:
+        server.stop(0)
+    usage = run(scripts, "wait_for.py", "--grpc-tls", target, cwd=tmp_path)
+    assert usage.returncode == 2 and "--tls-ca" in usage.stderr
+
+
 # ---- models -----------------------------------------------------------------------------------
 
 def test_wait_for_model_directories_relative_to_the_workspace(scripts, tmp_path):

@@ -100,3 +100,25 @@ def test_guide_names_the_objects_the_chart_creates():
             assert chartlib.find(objects, kind, name), f"{kind}/{name}"
     minio = chartlib.one(objects, "StatefulSet", "rlhf-minio")
     assert f"{minio['spec']['volumeClaimTemplates'][0]['metadata']['name']}-rlhf-minio-0" in text
+
+
+def test_reward_kserve_example_creates_the_secrets_the_chart_mounts():
+    """k8s/values-reward-kserve.yaml: its commands create the Secrets (with the keys) the values
+    name, install with files that exist, and it turns the InferenceService on (rendered, linted and
+    model-checked with the other examples as `example_reward_kserve`)."""
+    path = ROOT / "k8s" / "values-reward-kserve.yaml"
+    assert chartlib.EXAMPLES["example_reward_kserve"] == path
+    text = path.read_text()
+    kserve = yaml.safe_load(text)["reward"]["kserve"]
+    assert kserve["enabled"] is True
+    created = dict(re.findall(r"kubectl -n \S+ create secret generic (\S+) --from-file=(\w+)=", text))
+    assert created[kserve["auth"]["existingSecret"]] == "tokens"  # mounted as reward-auth/tokens
+    assert created[kserve["auth"]["clientSecret"]] == "token"     # the trainer's and eval's token
+    (install,) = [line for line in text.splitlines() if re.match(r"#\s+helm install ", line)]
+    for values_file in re.findall(r"-f (\S+)", install):
+        assert (ROOT / values_file).exists(), values_file
+    assert "--kserve" in text  # the prerequisite that installs KServe
+    # the addresses the comments give callers are the ones the chart renders (namespace rlhf there)
+    notes = chartlib.notes("example_reward_kserve").replace(chartlib.NAMESPACE, "rlhf")
+    for address in re.findall(r"(?:http://)?rlhf-reward-predictor\.rlhf\.svc\.cluster\.local[\w:/.]*", text):
+        assert address in notes, address

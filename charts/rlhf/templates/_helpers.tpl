@@ -56,12 +56,13 @@ dataStore: {name: data-store, section: data_store, env: RLHF_DATA_STORE_ADDR, mo
 {{- printf "%s-%s.%s.svc.%s" (include "rlhf.fullname" .root) .name .root.Release.Namespace .root.Values.clusterDomain }}
 {{- end }}
 
-{{/* The RLHF_*_ADDR variables (host:port of each service's gRPC port) for pods that call services. */}}
+{{/* The RLHF_*_ADDR variables (host:port of each service's gRPC port) for pods that call services;
+     the reward model's is the InferenceService's when reward.kserve.enabled (_kserve.tpl). */}}
 {{- define "rlhf.serviceAddrEnv" -}}
 {{- $root := . -}}
 {{- range $key, $svc := fromYaml (include "rlhf.serviceTable" $root) }}
 - name: {{ $svc.env }}
-  value: {{ printf "%s:%d" (include "rlhf.serviceHost" (dict "root" $root "name" $svc.name)) (int (index $root.Values.services $key).port) | quote }}
+  value: {{ include "rlhf.serviceAddr" (dict "root" $root "key" $key) | quote }}
 {{- end }}
 {{- end }}
 
@@ -114,7 +115,9 @@ inside the Secret are the chart's own (MinIO) or externalS3.accessKeyKey / secre
 
 {{/*
 config.yaml: .Values.config deep-merged with the keys the chart owns (see values.yaml), the
-chart's keys winning so the file always agrees with the objects rendered next to it.
+chart's keys winning so the file always agrees with the objects rendered next to it. With
+reward.kserve.enabled, services.reward_scoring.host/port name the InferenceService and
+reward_serving gets the keys of rlhf.kserve.config.
 */}}
 {{- define "rlhf.configYaml" -}}
 {{- $root := . }}
@@ -128,10 +131,17 @@ chart's keys winning so the file always agrees with the objects rendered next to
 {{- else }}
 {{- $_ := set $s "store" $bucketUri }}
 {{- end }}
+{{- if and (eq $key "rewardScoring") (include "rlhf.kserve.on" $root) }}
+{{- $_ := set $s "host" (include "rlhf.kserve.host" $root) }}
+{{- $_ := set $s "port" (int (include "rlhf.kserve.clientGrpcPort" $root)) }}
+{{- end }}
 {{- $_ := set $services $svc.section $s }}
 {{- end }}
 {{- $store := dict "uri" $bucketUri "endpoint" (include "rlhf.s3Endpoint" .) "secure" (eq (include "rlhf.s3Secure" .) "true") }}
 {{- $owned := dict "store" $store "services" $services "ppo" (dict "metrics_port" (int .Values.trainer.metricsPort)) }}
+{{- if include "rlhf.kserve.on" . }}
+{{- $_ := set $owned "reward_serving" (fromYaml (include "rlhf.kserve.config" .)) }}
+{{- end }}
 {{- toYaml (mustMergeOverwrite (deepCopy (.Values.config | default dict)) $owned) }}
 {{- end }}
 
@@ -268,7 +278,9 @@ prometheus.io/path: /metrics
 
 {{/*
 An init container running files/scripts/wait_for.py: blocks until gRPC services answer SERVING
-and/or models exist. (dict "root" $ "name" "wait-for-model" "args" (list "--model" "..."))
+and/or models exist. (dict "root" $ "name" "wait-for-model" "args" (list "--model" "...")
+["workspaceReadOnly" true]: the workspace read-only, for the InferenceService's pod;
+"extraMounts" (a YAML list): more volumeMounts).
 */}}
 {{- define "rlhf.waitContainer" -}}
 - name: {{ .name }}
@@ -287,7 +299,17 @@ and/or models exist. (dict "root" $ "name" "wait-for-model" "args" (list "--mode
     {{- include "rlhf.commonEnv" .root | nindent 4 }}
     {{- include "rlhf.s3Env" .root | nindent 4 }}
   volumeMounts:
+    {{- if .workspaceReadOnly }}
+    - {name: config, mountPath: /etc/rlhf, readOnly: true}
+    - {name: scripts, mountPath: /opt/rlhf/scripts, readOnly: true}
+    - {name: workspace, mountPath: {{ .root.Values.workspace.mountPath }}, readOnly: true}
+    - {name: tmp, mountPath: /tmp}
+    {{- else }}
     {{- include "rlhf.volumeMounts" .root | nindent 4 }}
+    {{- end }}
+    {{- with .extraMounts | default "" | trim }}
+    {{- . | nindent 4 }}
+    {{- end }}
   resources:
     requests: {cpu: 50m, memory: 128Mi}
     limits: {memory: 512Mi}

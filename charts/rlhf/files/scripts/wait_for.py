@@ -2,11 +2,14 @@
 (the chart's init containers order the stages with it; `helm test` checks the services with it).
 
     python wait_for.py --config /etc/rlhf/config.yaml [--grpc HOST:PORT]...
+        [--grpc-tls HOST:PORT --tls-ca PEM_FILE]...
         [--model PATH_OR_URI]... [--model-from-config SECTION.FIELD]...
         [--record-set NAME]... [--record-set-from-config SECTION.FIELD]...
         [--timeout SECONDS] [--interval SECONDS]
 
 - A service is ready when the standard gRPC health check of the server ("" service) says SERVING.
+  --grpc-tls targets are checked over TLS, trusting the CA bundle --tls-ca (the reward model's
+  InferenceService with reward.kserve.tls); health checks need no bearer token.
 - A model is ready when DIR/config.json exists (the stages write model directories atomically), or,
   for s3://BUCKET/PREFIX, when the object PREFIX/config.json exists on config.store.endpoint (keys
   from the variables config.store.access_key_env / secret_key_env). Relative paths are relative to
@@ -30,11 +33,15 @@ from pathlib import Path
 BUNDLED_MODELS = {"smollm2"}  # names pipelines.common.resolve_model maps to a model in the image
 
 
-def grpc_problem(target: str, timeout: float) -> str | None:
+def grpc_problem(target: str, timeout: float, root_certificates: bytes | None = None) -> str | None:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with grpc.insecure_channel(target) as channel:
+    if root_certificates is None:
+        channel = grpc.insecure_channel(target)
+    else:
+        channel = grpc.secure_channel(target, grpc.ssl_channel_credentials(root_certificates))
+    with channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""),
                                                               timeout=timeout)
@@ -98,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="rlhf config file (for the store and --model-from-config)")
     parser.add_argument("--grpc", action="append", default=[], metavar="HOST:PORT")
+    parser.add_argument("--grpc-tls", action="append", default=[], metavar="HOST:PORT", help="checked over TLS")
+    parser.add_argument("--tls-ca", metavar="PEM_FILE", help="CA bundle trusted for --grpc-tls targets")
     parser.add_argument("--model", action="append", default=[], metavar="PATH_OR_URI")
     parser.add_argument("--model-from-config", action="append", default=[], metavar="SECTION.FIELD")
     parser.add_argument("--record-set", action="append", default=[], metavar="NAME")
@@ -105,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=0, help="seconds; 0 waits forever")
     parser.add_argument("--interval", type=float, default=5)
     args = parser.parse_args(argv)
+    if args.grpc_tls and not args.tls_ca:
+        parser.error("--grpc-tls needs --tls-ca")
+    ca = Path(args.tls_ca).read_bytes() if args.tls_ca else None
 
     from rlhf.config import load_config, service_address
 
@@ -116,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     last_report = 0.0
     while True:
         problems = [p for p in (grpc_problem(t, max(1.0, args.interval)) for t in args.grpc) if p]
+        problems += [p for p in (grpc_problem(t, max(1.0, args.interval), ca) for t in args.grpc_tls) if p]
         problems += [p for p in (model_problem(m, config.store) for m in models) if p]
         problems += [p for p in (record_set_problem(r, data_store, max(1.0, args.interval)) for r in record_sets) if p]
         if not problems:
-            print("wait_for: ready: " + ", ".join(args.grpc + models + record_sets), flush=True)
+            print("wait_for: ready: " + ", ".join(args.grpc + args.grpc_tls + models + record_sets), flush=True)
             return 0
         if deadline is not None and time.monotonic() >= deadline:
             print("wait_for: not ready after %gs:\n  %s" % (args.timeout, "\n  ".join(problems)),

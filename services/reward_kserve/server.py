@@ -1,0 +1,290 @@
+"""`rlhf serve reward-kserve`: the reward model for other teams, in a `kserve.ModelServer`.
+
+One process, one event loop, two ports:
+- gRPC: Open Inference Protocol v2 (`inference.GRPCInferenceService`), `rlhf.v1.RewardScoring`
+  (the trainer's proto: same model, same batcher) and `grpc.health.v1.Health`, with reflection;
+- HTTP: OIP v2 REST (`/v2/models/NAME[/versions/V]/infer`) and Prometheus `/metrics`.
+
+kserve 0.21's own servers cannot do what this needs (its gRPC server binds [::] insecurely with
+fixed interceptors and one servicer; its uvicorn binds 0.0.0.0), so `RewardModelServer` keeps
+kserve's model registry, DataPlane, OIP servicer and REST endpoints and runs them in servers of its
+own: bound to `host`, optional TLS on both, bearer-token auth and rate limits, our metrics, and
+model versions on every OIP route (kserve answers 501 to /versions/ and ignores versions in gRPC
+metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Optional, Union
+
+import grpc
+import prometheus_client as prom
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from kserve import ModelServer
+from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
+from kserve.errors import (InvalidInput, ModelNotFound, ModelNotReady, ServerNotLive, ServerNotReady,
+                           UnsupportedProtocol)
+from kserve.protocol.grpc import grpc_predict_v2_pb2 as oip_pb2
+from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
+from kserve.protocol.grpc.servicer import InferenceServicer
+from kserve.protocol.rest.server import RESTServer
+from kserve.protocol.rest.v2_datamodels import InferenceRequest, ModelMetadataResponse, ModelReadyResponse
+from kserve.protocol.rest.v2_endpoints import V2Endpoints
+
+from rlhf.config import Config, ConfigError, RewardServingConfig
+from rlhf.proto.v1 import reward_scoring_pb2_grpc
+from services.reward_kserve.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, TokenFile
+from services.reward_kserve.model import PINNED_VERSION, RewardDataPlane, RewardKServeModel
+from services.reward_kserve.versions import RewardVersions, StoreVersions, VersionNotFound, check_source
+from services.reward_scoring.server import RewardScoringServicer, load_version, reward_batcher
+from services.runtime import (REGISTRY, InvalidArgument, Overloaded, add_health_and_reflection, bind, grpc_server,
+                              set_serving, status_of, stop_requested)
+
+SERVICE = "reward-kserve"
+GRPC_SERVICES = ("inference.GRPCInferenceService", "rlhf.v1.RewardScoring")
+NO_REPOSITORY_CHANGES = ("versions are published to the store (`rlhf reward publish`) and loaded by the server; "
+                         "callers cannot load or unload models")
+
+log = logging.getLogger("rlhf.services.reward_kserve")
+
+
+def kserve_status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
+    """kserve's exceptions as kserve's own gRPC server answers them, then the runtime's."""
+    if isinstance(exc, (InvalidInput, UnsupportedProtocol)):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, ModelNotFound):
+        return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, (ModelNotReady, ServerNotReady, ServerNotLive)):
+        return grpc.StatusCode.UNAVAILABLE, str(exc)
+    if isinstance(exc, NotImplementedError):
+        return grpc.StatusCode.UNIMPLEMENTED, str(exc)
+    return status_of(exc)
+
+
+class VersionedInferenceServicer(InferenceServicer):
+    """kserve's OIP servicer, plus versions in ModelMetadata / ModelReady, minus repository
+    load/unload (which would let any caller unload the model)."""
+
+    def __init__(self, model_server: ModelServer, versions: RewardVersions):
+        super().__init__(model_server.dataplane, model_server.model_repository_extension)
+        self.versions = versions
+
+    async def ModelMetadata(self, request: oip_pb2.ModelMetadataRequest, context) -> oip_pb2.ModelMetadataResponse:
+        response = await super().ModelMetadata(request, context)
+        self.versions.get(request.version)  # NOT_FOUND for a version that is not loaded
+        response.versions.extend(self.versions.names())
+        return response
+
+    async def ModelReady(self, request: oip_pb2.ModelReadyRequest, context) -> oip_pb2.ModelReadyResponse:
+        response = await super().ModelReady(request, context)
+        self.versions.get(request.version)
+        return response
+
+    async def RepositoryModelLoad(self, request, context):
+        raise NotImplementedError(NO_REPOSITORY_CHANGES)
+
+    async def RepositoryModelUnload(self, request, context):
+        raise NotImplementedError(NO_REPOSITORY_CHANGES)
+
+
+class VersionedV2Endpoints(V2Endpoints):
+    """kserve's REST v2 endpoints, answering /versions/{version}/... instead of 501."""
+
+    def __init__(self, model_server: ModelServer, versions: RewardVersions):
+        super().__init__(model_server.dataplane, model_server.model_repository_extension)
+        self.versions = versions
+
+    async def model_metadata(self, model_name: str, model_version: Optional[str] = None) -> ModelMetadataResponse:
+        metadata = await super().model_metadata(model_name)
+        self.versions.get(model_version)
+        metadata.versions = self.versions.names()
+        return metadata
+
+    async def model_ready(self, model_name: str, model_version: Optional[str] = None) -> ModelReadyResponse:
+        response = await super().model_ready(model_name)
+        self.versions.get(model_version)
+        return response
+
+    async def infer(self, raw_request: Request, raw_response: Response, model_name: str,
+                    request_body: Union[InferenceRequest, bytes], model_version: Optional[str] = None):
+        token = PINNED_VERSION.set(model_version)
+        try:
+            return await super().infer(raw_request, raw_response, model_name, request_body)
+        finally:
+            PINNED_VERSION.reset(token)
+
+    async def load(self, model_name: str):
+        raise NotImplementedError(NO_REPOSITORY_CHANGES)
+
+    unload = load
+
+
+async def metrics(request: Request) -> Response:
+    """Ours (rlhf_*) and kserve's (request_*_seconds, in the default registry) on one port."""
+    return Response(prom.generate_latest(REGISTRY) + prom.generate_latest(prom.REGISTRY),
+                    media_type=prom.CONTENT_TYPE_LATEST)
+
+
+def _error(status: int, headers: dict[str, str] | None = None):
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
+    return handler
+
+
+class _Uvicorn(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):
+        # The process's own SIGTERM handler drains both protocols; uvicorn must not take the signal.
+        yield
+
+
+class RewardModelServer(ModelServer):
+    """kserve's ModelServer (model registry, DataPlane, OIP servicer, REST endpoints) in servers of
+    our own; see the module docstring. Run it with `await serve()`, not kserve's `start()`."""
+
+    def __init__(self, config: RewardServingConfig, model: RewardKServeModel, versions: RewardVersions,
+                 scoring: RewardScoringServicer, auth: Authenticator, tls: tuple[bytes, bytes] | None):
+        # TLS stays out of kserve's hands: it would move the HTTP port to 8443.
+        super().__init__(http_port=config.http_port, grpc_port=config.grpc_port, workers=1,
+                         enable_docs_url=False, enable_latency_logging=False,
+                         grace_period=int(config.grace_seconds), ssl_certfile=None, ssl_keyfile=None)
+        self.dataplane = RewardDataPlane(self.registered_models)
+        self.register_model(model)
+        self.config = config
+        self.versions = versions
+        self.scoring = scoring
+        self.auth = auth
+        self.tls = tls
+
+    def _grpc(self) -> tuple[grpc.aio.Server, int]:
+        server = grpc_server(SERVICE, self.config.max_message_mb, interceptors=[AuthInterceptor(self.auth)],
+                             status_of=kserve_status_of)
+        oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(VersionedInferenceServicer(self, self.versions), server)
+        reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server(self.scoring, server)
+        credentials = grpc.ssl_server_credentials([(self.tls[1], self.tls[0])]) if self.tls else None
+        return server, bind(server, SERVICE, self.config.host, self.config.grpc_port, credentials)
+
+    def _app(self) -> FastAPI:
+        """kserve's FastAPI app, with our routes registered first (the first matching route wins)."""
+        from kserve.model_server import app
+
+        endpoints = VersionedV2Endpoints(self, self.versions)
+        router = APIRouter(prefix="/v2")
+        for path in ("/models/{model_name}", "/models/{model_name}/versions/{model_version}"):
+            router.add_api_route(path, endpoints.model_metadata, methods=["GET"], response_model=ModelMetadataResponse)
+            router.add_api_route(path + "/ready", endpoints.model_ready, methods=["GET"],
+                                 response_model=ModelReadyResponse)
+            router.add_api_route(path + "/infer", endpoints.infer, methods=["POST"], response_model=None)
+        for verb in ("load", "unload"):
+            router.add_api_route("/repository/models/{model_name}/" + verb, endpoints.load, methods=["POST"])
+        app.include_router(router)
+        app.add_api_route("/metrics", metrics, methods=["GET"])
+        RESTServer(FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension,
+                   self.config.http_port).create_application()
+        app.add_exception_handler(InvalidArgument, _error(400))
+        app.add_exception_handler(Overloaded, _error(429, {"Retry-After": "1"}))
+        app.add_exception_handler(VersionNotFound, _error(404))
+        app.add_middleware(RestAuthMiddleware, auth=self.auth)  # added last: outermost, before kserve's
+        return app
+
+    def _rest(self) -> tuple[_Uvicorn, socket.socket]:
+        family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+        try:  # bound here, not by uvicorn, so that port 0 is known before the listening line
+            sock = socket.create_server((self.config.host, self.config.http_port), family=family)
+        except OSError as exc:
+            raise SystemExit(f"{SERVICE}: cannot bind {self.config.host}:{self.config.http_port}: {exc.strerror}")
+        tls_files = {"ssl_certfile": self.config.tls_cert_file, "ssl_keyfile": self.config.tls_key_file} if self.tls else {}
+        config = uvicorn.Config(self._app(), log_config=None, access_log=False,
+                                timeout_graceful_shutdown=int(self.config.grace_seconds), **tls_files)
+        return _Uvicorn(config), sock
+
+    async def serve(self, store: StoreVersions | None = None) -> None:
+        """Serves until SIGTERM/SIGINT, then drains both protocols for `grace_seconds`."""
+        grpc_server_, grpc_port = self._grpc()
+        health = add_health_and_reflection(grpc_server_, GRPC_SERVICES)
+        rest, sock = self._rest()
+        http_port = sock.getsockname()[1]
+        await grpc_server_.start()
+        rest_task = asyncio.create_task(rest.serve(sockets=[sock]))
+        while not rest.started:
+            if rest_task.done():
+                rest_task.result()  # raises what stopped uvicorn
+                raise SystemExit(f"{SERVICE}: the HTTP server stopped during startup")
+            await asyncio.sleep(0.01)
+        await set_serving(health, GRPC_SERVICES)
+        host, scheme = self.config.host, "https" if self.tls else "http"
+        # pipelines/local.py's ServiceProcess (and so the tests) parse this line: the gRPC port first.
+        print(f"{SERVICE} listening on {host}:{grpc_port} metrics {scheme}://{host}:{http_port}/metrics "
+              f"http {host}:{http_port}", flush=True)
+        poll = asyncio.create_task(store.poll(self.config.reload_interval_s)) if store else None
+
+        await stop_requested()
+        print(f"{SERVICE} draining (grace {self.config.grace_seconds:g}s)", flush=True)
+        await health.enter_graceful_shutdown()
+        if poll:
+            poll.cancel()
+        rest.should_exit = True
+        await asyncio.gather(grpc_server_.stop(self.config.grace_seconds), rest_task)
+        print(f"{SERVICE} stopped", flush=True)
+
+
+def build_auth(config: RewardServingConfig) -> Authenticator:
+    if config.rate_limit_per_second < 0:
+        raise ConfigError(f"reward_serving.rate_limit_per_second: {config.rate_limit_per_second:g}; expected >= 0")
+    if config.rate_limit_burst < 1:
+        raise ConfigError(f"reward_serving.rate_limit_burst: {config.rate_limit_burst}; expected >= 1")
+    tokens = None
+    if config.tokens_file:
+        try:
+            tokens = TokenFile(config.tokens_file)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    else:
+        print(f"{SERVICE}: WARNING: authentication is OFF (reward_serving.tokens_file is empty): anyone who can "
+              "reach these ports can call the reward model", flush=True)
+    return Authenticator(tokens, config.rate_limit_per_second, config.rate_limit_burst)
+
+
+def read_tls(config: RewardServingConfig) -> tuple[bytes, bytes] | None:
+    """(certificate chain, private key) PEM bytes, or None for plaintext."""
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        missing = "tls_key_file" if config.tls_cert_file else "tls_cert_file"
+        raise ConfigError(f"reward_serving.{missing}: TLS needs both tls_cert_file and tls_key_file")
+    if not config.tls_cert_file:
+        return None
+    pem = []
+    for field in ("tls_cert_file", "tls_key_file"):
+        path = getattr(config, field)
+        try:
+            with open(path, "rb") as f:
+                pem.append(f.read())
+        except OSError as exc:
+            raise ConfigError(f"reward_serving.{field}: cannot read {path}: {exc.strerror}") from None
+    return pem[0], pem[1]
+
+
+async def serve(config: RewardServingConfig, root: Config) -> None:
+    """Loads the model (a directory as version "1", or the newest versions in the store), then
+    serves until SIGTERM."""
+    check_source(config)
+    if config.keep_versions < 1:
+        raise ConfigError(f"reward_serving.keep_versions: {config.keep_versions}; expected >= 1")
+    auth = build_auth(config)
+    tls = read_tls(config)
+    versions = RewardVersions(config.model_name, config.keep_versions)
+    store = None
+    if config.repository:
+        store = StoreVersions(versions, root.store.uri, config.repository, SERVICE)
+        await store.load_initial(config.reload_interval_s)
+    else:
+        versions.add(await asyncio.to_thread(load_version, config.model, name="1", service=SERVICE))
+    batcher = reward_batcher(SERVICE, config)
+    model = RewardKServeModel(config.model_name, versions, batcher, SERVICE)
+    scoring = RewardScoringServicer(versions.get, batcher, SERVICE)
+    await RewardModelServer(config, model, versions, scoring, auth, tls).serve(store)
