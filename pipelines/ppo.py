@@ -204,6 +204,9 @@ class Trainer:
             # The pointer is written last: a crash before it leaves the previous checkpoint current.
             self.store.put(f"{self.checkpoint_prefix}/latest.json",
                            json.dumps({"step": self.step, "key": key, "sha256": info.sha256}).encode())
+            saved = sorted(o.key for o in self.store.list(f"{self.checkpoint_prefix}/step-"))
+            for stale in saved[:-max(1, self.cfg.keep_checkpoints)]:
+                self.store.delete(stale)
         if self.world > 1:
             dist.barrier()
 

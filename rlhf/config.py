@@ -243,6 +243,9 @@ class PPOConfig:
     """Longest prompt + completion; ptx texts are truncated to it."""
     checkpoint_every: int = 2
     """Write a checkpoint every N steps (and at the end); 0 writes only the last."""
+    keep_checkpoints: int = 2
+    """Checkpoints of this run kept in the store (the newest); older ones are deleted once a newer one
+    is current. Each holds both models and their optimizers (about 3 GB for SmolLM2-135M)."""
     resume: bool = False
     """Continue from this run's latest checkpoint in the store."""
     eval_every: int = 2
