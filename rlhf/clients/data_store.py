@@ -12,6 +12,7 @@ from typing import IO, Callable, Iterable, Iterator
 
 import grpc
 
+from rlhf.atomic import write_file
 from rlhf.clients.base import BaseClient, ServiceError
 from rlhf.data.records import dump_jsonl
 from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
@@ -105,19 +106,7 @@ class DataStoreClient(BaseClient):
 
     def get_to_file(self, key: str, path: str | os.PathLike, timeout: float | None = None) -> ObjectInfo:
         """Downloads to `path` atomically: a temp file next to it, checked, fsynced, then renamed."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                info = self._download(key, f.write, timeout)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return info
+        return write_file(path, lambda f: self._download(key, f.write, timeout))
 
     def stat(self, key: str, timeout: float | None = None) -> ObjectInfo:
         return _info(self._unary("Stat", data_store_pb2.StatRequest(key=key), timeout))

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable
 
 import torch
 from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
                           PreTrainedModel, PreTrainedTokenizerBase)
+
+from rlhf.atomic import write_dir
 
 
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
@@ -78,24 +77,9 @@ def weights_revision(model: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def save_atomically(out: str | Path, save: Callable[[Path], None]) -> None:
-    """Calls save(tmp_dir) on a sibling temp dir, then renames it to `out`: a killed stage leaves
-    either the old directory or the new one, never half of one."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=out.name + ".tmp"))
-    try:
-        save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def save_model(out: str | Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
     """Writes model (safetensors) and tokenizer to `out` atomically."""
     def save(tmp: Path) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-    save_atomically(out, save)
+    write_dir(out, save)

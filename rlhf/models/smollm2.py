@@ -7,7 +7,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from rlhf.models.loading import save_atomically
+from rlhf.atomic import write_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -36,7 +36,7 @@ def tokenizer_dir() -> Path:
 
         gguf = gguf_path()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        save_atomically(out, tokenizer.save_pretrained)
+        write_dir(out, tokenizer.save_pretrained)
     return out
 
 
@@ -56,5 +56,5 @@ def model_dir() -> Path:
             model.save_pretrained(tmp)
             for name in os.listdir(tokenizer_dir()):
                 (tmp / name).write_bytes((tokenizer_dir() / name).read_bytes())
-        save_atomically(out, save)
+        write_dir(out, save)
     return out

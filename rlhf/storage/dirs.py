@@ -8,11 +8,9 @@ one machine's disk.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from rlhf.atomic import write_dir
 from rlhf.storage import ObjectInfo, StoreError, open_store, split_uri
 
 MANIFEST = ".rlhf-manifest.json"  # key -> sha256 of what a cached copy holds
@@ -49,13 +47,11 @@ def upload_dir(local: str | Path, uri: str) -> list[ObjectInfo]:
 def download_dir(uri: str, dest: str | Path) -> Path:
     """The objects under `uri` as files under `dest`, replaced as a whole (a reader never sees a
     half-downloaded directory). Raises FileNotFoundError if `uri` holds no objects."""
-    dest = Path(dest)
     store, prefix, objects = _listing(uri)
     if not objects:
         raise FileNotFoundError(f"{uri}: no objects under this URI")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+
+    def fill(tmp: Path) -> None:
         for info in objects:
             target = tmp / info.key[len(prefix):]
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -63,13 +59,8 @@ def download_dir(uri: str, dest: str | Path) -> Path:
                 for chunk in reader:
                     f.write(chunk)
         (tmp / MANIFEST).write_text(json.dumps({info.key: info.sha256 for info in objects}, sort_keys=True))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+
+    return write_dir(dest, fill)
 
 
 def cached_dir(uri: str, cache_root: str | Path) -> Path:

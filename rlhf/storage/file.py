@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from rlhf.atomic import write_file
 from rlhf.storage.base import (CHUNK_SIZE, InvalidKey, ObjectInfo, ObjectReader, ObjectStore, ObjectWriter,
                                StoreError, check_key, check_prefix)
 
@@ -30,20 +31,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _stamp(st: os.stat_result) -> list[int]:
@@ -159,7 +146,8 @@ class _FileWriter(ObjectWriter):
         self.file.close()
         # The sidecar goes first: it names the temp file's inode, which the replace keeps.
         sidecar = {"sha256": info.sha256, "metadata": info.metadata, "stamp": stamp}
-        _write_atomically(self.store._meta_path(info.key), json.dumps(sidecar).encode())
+        sidecar_bytes = json.dumps(sidecar).encode()
+        write_file(self.store._meta_path(info.key), lambda f: f.write(sidecar_bytes))
         os.replace(self.tmp, self.path)
         _fsync_dir(self.path.parent)
 
