@@ -118,12 +118,11 @@ def evaluate(mode: str, namespace: str, release: str, local_config: str, run_id:
         overrides["eval.report_dir"] = str(run.local_dir / "report")
     run.stage("eval", overrides, models={"policy_inference": sft_model, "reference_kl": sft_model,
                                          "reward_scoring": reward_model})
-    store = run.open_report_store()
-    prefix = uri[len(store.uri.rstrip("/")) + 1:]
-    for name, value in report_metrics(json.loads(store.get_bytes(f"{prefix}/metrics.json"))).items():
+    store = run.open_store()
+    for name, value in report_metrics(json.loads(store.get_bytes(run.key("report/metrics.json")))).items():
         metrics.log_metric(name, value)
     with open(report.path, "w") as f:
-        f.write(store.get_bytes(f"{prefix}/report.md").decode())
+        f.write(store.get_bytes(run.key("report/report.md")).decode())
     return uri
 
 

@@ -12,7 +12,9 @@ Stages pass models and the report between each other as store URIs (`output_uri`
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
 import json
 import os
 import re
@@ -114,26 +116,30 @@ def pytorchjob(template: dict, stage: str, name: str, args: list[str], workers: 
             run_policy=models.KubeflowOrgV1RunPolicy(backoff_limit=0, clean_pod_policy="None")))
 
 
-def release_template(release: str, namespace: str) -> dict:
-    """The chart's ConfigMap <release>-pipeline (needs `get` on it: the chart's launcher Role)."""
+def _core_api():
+    """CoreV1Api as this process may reach the cluster: its pod's account, else $KUBECONFIG
+    (read now, not when kubernetes was imported)."""
     from kubernetes import client as k8s, config as kube_config
 
-    _load_kube_config(kube_config)
-    name = f"{release}-pipeline"
-    try:
-        cm = k8s.CoreV1Api().read_namespaced_config_map(name, namespace, _request_timeout=30)
-    except k8s.ApiException as exc:
-        raise RuntimeError(f"ConfigMap {namespace}/{name}: {exc.status} {exc.reason}; is the rlhf chart installed "
-                           f"as release {release!r} in {namespace!r} and is this step's ServiceAccount bound to "
-                           "its launcher Role (values rbac.launcher.subjects)?") from None
-    return json.loads(cm.data["job-template.json"])
-
-
-def _load_kube_config(kube_config) -> None:
     try:
         kube_config.load_incluster_config()
     except kube_config.ConfigException:
         kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
+    return k8s.CoreV1Api()
+
+
+def release_template(release: str, namespace: str) -> dict:
+    """The chart's ConfigMap <release>-pipeline (needs `get` on it: the chart's launcher Role)."""
+    from kubernetes.client import ApiException
+
+    name = f"{release}-pipeline"
+    try:
+        cm = _core_api().read_namespaced_config_map(name, namespace, _request_timeout=30)
+    except ApiException as exc:
+        raise RuntimeError(f"ConfigMap {namespace}/{name}: {exc.status} {exc.reason}; is the rlhf chart installed "
+                           f"as release {release!r} in {namespace!r} and is this step's ServiceAccount bound to "
+                           "its launcher Role (values rbac.launcher.subjects)?") from None
+    return json.loads(cm.data["job-template.json"])
 
 
 def run_in_cluster(job, timeout_s: float, poll_s: int = 15) -> None:
@@ -227,18 +233,16 @@ class Run:
             raise ValueError(f"mode: {self.mode!r}; expected 'cluster' or 'local'")
         if self.mode == "local" and not self.local_config:
             raise ValueError("local_config: mode 'local' needs the config file `rlhf pipeline run-local` writes")
-        self._template = None
 
-    @property
+    @functools.cached_property
     def template(self) -> dict:
-        if self._template is None:
-            self._template = release_template(self.release, self.namespace)
-        return self._template
+        return release_template(self.release, self.namespace)
 
     @property
     def local_dir(self) -> Path:
         return Path(self.local_config).parent
 
+    @functools.cached_property
     def store_uri(self) -> str:
         if self.mode == "local":
             from rlhf.config import load_config
@@ -246,9 +250,12 @@ class Run:
             return load_config(self.local_config).store.uri
         return self.template["store"]["uri"]
 
+    def key(self, name: str) -> str:
+        """The store key (prefix) of artifact `name` of this run: pipelines/<run_id>/<name>."""
+        return f"pipelines/{self.run_id}/{name}"
+
     def uri(self, name: str) -> str:
-        """The store URI of artifact `name` of this run: <store>/pipelines/<run_id>/<name>."""
-        return f"{self.store_uri().rstrip('/')}/pipelines/{self.run_id}/{name}"
+        return f"{self.store_uri.rstrip('/')}/{self.key(name)}"
 
     def output_dir(self, stage: str, name: str) -> dict[str, str]:
         """The override of a stage's output directory: none in the cluster (see the class doc)."""
@@ -263,21 +270,18 @@ class Run:
             job = pytorchjob(self.template, stage, job_name(self.run_id, stage), args, workers, gpus_per_worker)
             run_in_cluster(job, self.timeout_s)
 
-    def open_report_store(self):
-        """The store holding the report, with the release's S3 credentials in cluster mode (read from
-        its Secret: the launcher Role may get exactly that one)."""
+    def open_store(self):
+        """The run's store, with the release's S3 credentials in cluster mode (read from its
+        Secret: the launcher Role may get exactly that one)."""
         from rlhf.storage import open_store
 
         if self.mode == "local":
-            return open_store(self.store_uri())
-        from kubernetes import client as k8s
-        import base64
-
+            return open_store(self.store_uri)
         store = self.template["store"]
-        secret = k8s.CoreV1Api().read_namespaced_secret(store["secretName"], self.namespace, _request_timeout=30)
-        key = lambda name: base64.b64decode(secret.data[name]).decode()  # noqa: E731
+        secret = _core_api().read_namespaced_secret(store["secretName"], self.namespace, _request_timeout=30).data
+        access_key, secret_key = (base64.b64decode(secret[store[k]]).decode() for k in ("accessKeyKey", "secretKeyKey"))
         return open_store(store["uri"], endpoint=store["endpoint"], secure=store["secure"],
-                          access_key=key(store["accessKeyKey"]), secret_key=key(store["secretKeyKey"]))
+                          access_key=access_key, secret_key=secret_key)
 
 
 def report_metrics(metrics: dict) -> dict[str, float]:
