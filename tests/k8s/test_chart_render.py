@@ -56,15 +56,6 @@ def test_validator_catches_unknown_and_mistyped_fields():
         "spec.pytorchReplicaSpecs.Master.replica: unknown field of KubeflowOrgV1ReplicaSpec"]
 
 
-def test_kserve_models_are_resolvable():
-    """InferenceService objects (reward.kserve) are checked against kserve's model."""
-    isvc = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
-            "metadata": {"name": "x"}, "spec": {"predictor": {"containers": [{"name": "c", "image": "i"}],
-                                                            "minReplica": 1}}}
-    assert chartlib.unknown_fields(isvc, TYPED[("serving.kserve.io/v1beta1", "InferenceService")]) == [
-        "spec.predictor.minReplica: unknown field of V1beta1PredictorSpec"]
-
-
 @pytest.mark.parametrize("variant", ALL)
 def test_object_names_are_unique_and_dns_safe(variant):
     import re

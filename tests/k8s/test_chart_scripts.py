@@ -296,13 +296,17 @@ def test_wait_for_s3_model(scripts, tmp_path, s3_endpoint):
     assert result.returncode == 0, result.stderr
 
 
-def test_seed_demo_data_uses_the_runners_upload():
-    """The data stage's script calls functions that exist in the project (it runs in the image)."""
-    import inspect
-
+def test_data_stage_imports_every_demo_set_with_the_real_cli():
+    """The data stage runs `rlhf data import`: its command parses with the project's CLI and loads
+    every bundled set `rlhf run` starts from."""
     from pipelines import local
+    from pipelines.cli import build_parser
 
-    assert callable(local.upload_demo_data) and local.DEMO_SETS
-    assert list(inspect.signature(local.upload_demo_data).parameters) == ["store"]
+    (job,) = [j for j in chartlib.find(chartlib.render("default"), "Job") if j["metadata"]["name"] == "rlhf-data"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"][0] == "rlhf"
+    args = build_parser().parse_args(container["command"][1:] + container["args"])
+    assert args.config == "/etc/rlhf/config.yaml"
+    assert dict(s.split("=", 1) for s in args.sources) == {name: "demo" for name in local.DEMO_SETS}
     for set_name in ("demonstrations", "prompts/train", "prompts/heldout"):
         assert set_name in local.DEMO_SETS

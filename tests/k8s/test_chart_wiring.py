@@ -3,7 +3,6 @@ pod runs, the trainer's service addresses, the config file, and every reference 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shlex
@@ -48,18 +47,13 @@ def deployed_services(variant: str) -> dict[str, tuple[str, str, str]]:
 
 
 def rendered_config(objects, tmp_path: Path):
-    """config.yaml of the rendered ConfigMap, loaded by the project's own strict loader. (Until
-    rlhf.config has the reward_serving section, that section is checked raw only.)"""
-    from rlhf.config import Config, load_config
+    """config.yaml of the rendered ConfigMap, loaded by the project's own strict loader, and raw."""
+    from rlhf.config import load_config
 
     text = one(objects, "ConfigMap", "rlhf-config")["data"]["config.yaml"]
-    raw = yaml.safe_load(text)
     path = tmp_path / "config.yaml"
-    if "reward_serving" in raw and "reward_serving" not in {f.name for f in dataclasses.fields(Config)}:
-        path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if k != "reward_serving"}))
-    else:
-        path.write_text(text)
-    return load_config(path), raw
+    path.write_text(text)
+    return load_config(path), yaml.safe_load(text)
 
 
 # ---- selectors and ports ----------------------------------------------------------------------
@@ -268,7 +262,8 @@ def test_trainer_disabled_renders_no_job():
 # ---- stages -----------------------------------------------------------------------------------
 
 STAGE_COMMANDS = {
-    "data": ["python", "/opt/rlhf/scripts/seed_demo_data.py"],
+    "data": ["rlhf", "data", "import", "prompts/train=demo", "prompts/heldout=demo", "demonstrations=demo",
+             "general/train=demo", "general/heldout=demo"],
     "sft": ["rlhf", "train", "sft"],
     "label": ["rlhf", "label"],
     "rm": ["rlhf", "train", "rm"],
@@ -382,7 +377,8 @@ def test_every_rlhf_pod_gets_the_store_endpoint_and_credentials(variant, tmp_pat
             if c["image"].startswith("quay.io/minio/") or owner.startswith("Pod/"):
                 continue
             env = env_of(c)
-            assert env["RLHF_S3_ENDPOINT"]["value"] == config.store.endpoint, owner
+            scheme = "https" if config.store.secure else "http"  # connect() reads the scheme from it
+            assert env["RLHF_S3_ENDPOINT"]["value"] == f"{scheme}://{config.store.endpoint}", owner
             assert env["AWS_ACCESS_KEY_ID"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": keys[0]}, owner
             assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": keys[1]}, owner
 
@@ -464,7 +460,7 @@ def test_scripts_configmap_holds_the_scripts_the_pods_run():
             for word in c.get("command", []):
                 if word.startswith("/opt/rlhf/scripts/"):
                     used.add(word.rsplit("/", 1)[1])
-    assert used == {"wait_for.py", "make_bucket.py", "seed_demo_data.py"}
+    assert used == {"wait_for.py", "make_bucket.py"}
     assert used <= set(scripts)
     for name in used:
         compile(scripts[name], name, "exec")
@@ -498,6 +494,10 @@ def test_rbac_is_least_privilege():
     granted = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
     assert granted[("", "pods")] == {"get", "list", "watch"}
     assert "create" in granted[("kubeflow.org", "pytorchjobs")]
+    # Exactly what pipelines/launcher.py calls: it creates and follows PyTorchJobs, nothing else.
+    assert granted == {("kubeflow.org", "pytorchjobs"): {"get", "list", "watch", "create"},
+                       ("kubeflow.org", "pytorchjobs/status"): {"get"}, ("", "pods"): {"get", "list", "watch"},
+                       ("", "pods/log"): {"get", "list", "watch"}, ("", "configmaps"): {"get"}, ("", "secrets"): {"get"}}
     (binding,) = find(objects, "RoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "rlhf-launcher", "namespace": NAMESPACE}]
     workload_sa = one(objects, "ServiceAccount", "rlhf")

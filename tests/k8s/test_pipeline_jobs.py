@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+import chartlib
+from chartlib import NAMESPACE, find, labels_match, one, unknown_fields
 from pipelines import alignment_pipeline as pipeline
 from pipelines import launcher
 from pipelines.cli import build_parser
 from rlhf.config import load_config
-from tests.k8s import chartlib
-from tests.k8s.chartlib import NAMESPACE, find, labels_match, one, unknown_fields
 
 SFT_URI = "s3://rlhf/pipelines/run-7/models/sft"
 RM_URI = "s3://rlhf/pipelines/run-7/models/rm"
@@ -238,7 +238,7 @@ def test_a_failed_job_raises_with_its_reason_and_log_tail(tmp_path, monkeypatch)
     (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
     try:
-        job = launcher.pytorchjob(template(), "sft", "rlhf-sft-run-7", launcher.stage_args("sft", {}))
+        job = launcher.pytorchjob(template(), "sft", "rlhf-sft-run-7", launcher.stage_args({}))
         with pytest.raises(RuntimeError) as err:
             launcher.run_in_cluster(job, timeout_s=5, poll_s=1)
     finally:

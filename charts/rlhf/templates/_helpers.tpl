@@ -10,8 +10,8 @@ Helpers shared by every template. Conventions:
 {{- end }}
 
 {{/*
-Release-prefixed base name. Truncated to 40 characters so that the longest suffix the chart adds
-("-policy-inference-metrics", 22 characters) still fits a 63-character DNS label.
+Release-prefixed base name. Truncated to 40 characters so that the longest name derived from it
+(KServe's "-reward-predictor-00001" revision suffix, 23 characters) still fits a 63-character DNS label.
 */}}
 {{- define "rlhf.fullname" -}}
 {{- if .Values.fullnameOverride }}
@@ -99,8 +99,10 @@ inside the Secret are the chart's own (MinIO) or externalS3.accessKeyKey / secre
 */}}
 {{- define "rlhf.s3Env" -}}
 {{- $store := (.Values.config | default dict).store | default dict -}}
+{{- /* With its scheme: code that opens a store from a URI alone (rlhf.storage.s3.connect) reads
+     http vs https from here. */}}
 - name: RLHF_S3_ENDPOINT
-  value: {{ include "rlhf.s3Endpoint" . | quote }}
+  value: {{ printf "%s://%s" (ternary "https" "http" (eq (include "rlhf.s3Secure" .) "true")) (include "rlhf.s3Endpoint" .) | quote }}
 - name: {{ $store.access_key_env | default "AWS_ACCESS_KEY_ID" }}
   valueFrom:
     secretKeyRef:

@@ -19,17 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600)
     args = parser.parse_args(argv)
 
-    from minio import Minio
-
     from rlhf.config import load_config
+    from rlhf.storage.s3 import connect
 
     store = load_config(args.config).store
     if not store.uri.startswith("s3://"):
         print(f"make_bucket: store.uri {store.uri!r} is not s3://; nothing to do")
         return 0
     bucket = store.uri[len("s3://"):].split("/", 1)[0]
-    client = Minio(store.endpoint, access_key=os.environ.get(store.access_key_env),
-                   secret_key=os.environ.get(store.secret_key_env), secure=store.secure)
+    # One try per loop turn, with the store's own timeouts: the loop is the retry.
+    client = connect(store.endpoint or None, secure=store.secure, access_key=os.environ.get(store.access_key_env),
+                     secret_key=os.environ.get(store.secret_key_env), retries=0)
     deadline = time.monotonic() + args.timeout
     while True:
         try:

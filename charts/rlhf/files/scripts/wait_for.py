@@ -56,13 +56,14 @@ def model_problem(uri: str, store) -> str | None:
     if uri in BUNDLED_MODELS:
         return None
     if uri.startswith("s3://"):
-        from minio import Minio
+        from rlhf.storage.s3 import connect
 
         bucket, _, prefix = uri[len("s3://"):].partition("/")
         key = f"{prefix.strip('/')}/config.json".lstrip("/")
         endpoint = store.endpoint or os.environ.get("RLHF_S3_ENDPOINT", "")
-        client = Minio(endpoint, access_key=os.environ.get(store.access_key_env),
-                       secret_key=os.environ.get(store.secret_key_env), secure=store.secure)
+        # One try per poll, with the store's own timeouts: the poll loop is the retry.
+        client = connect(store.endpoint or None, secure=store.secure, access_key=os.environ.get(store.access_key_env),
+                         secret_key=os.environ.get(store.secret_key_env), retries=0)
         try:
             client.stat_object(bucket, key)
         except Exception as exc:  # NoSuchKey, NoSuchBucket, connection refused: all mean "not yet"
@@ -75,16 +76,16 @@ def model_problem(uri: str, store) -> str | None:
 
 
 def record_set_problem(name: str, target: str, timeout: float) -> str | None:
-    import grpc
+    from rlhf.clients.base import ServiceError
+    from rlhf.clients.data_store import DataStoreClient
+    from rlhf.data.records import RecordSets
 
-    from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
-
-    key = f"records/{name}.jsonl"
-    with grpc.insecure_channel(target) as channel:
+    key = RecordSets.key(name)
+    with DataStoreClient(target, timeout=timeout, retries=0) as store:
         try:
-            data_store_pb2_grpc.DataStoreStub(channel).Stat(data_store_pb2.StatRequest(key=key), timeout=timeout)
-        except grpc.RpcError as exc:
-            return f"record set {name!r} ({key} on {target}): {exc.code().name}"
+            store.stat(key)
+        except ServiceError as exc:
+            return f"record set {name!r} ({key} on {target}): {exc.code.name}"
     return None
 
 
