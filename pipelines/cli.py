@@ -50,8 +50,6 @@ def _serve(args: argparse.Namespace) -> None:
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(ServiceConfig)
                  if getattr(args, f.name, None) is not None}
     service_config = dataclasses.replace(service_config, **overrides)
-    if args.service == "data-store" and not service_config.store:
-        service_config.store = config.store.uri
     _set_torch_threads(service_config.torch_threads)
     module = importlib.import_module(module_name)
     service = module.build(service_config, config)

@@ -2,7 +2,10 @@
 limits, cross-request batching, and a graceful SIGTERM drain.
 
 A service is a thin adapter: it implements its proto servicer over the `rlhf` library and hands
-`serve()` one `Service`. Validation errors become INVALID_ARGUMENT through `invalid_argument()`.
+`serve()` one `Service`. A servicer raises instead of setting status codes: `status_of` maps
+InvalidArgument (and the library's own validation errors: PackingError, StoreError, RecordError) to
+INVALID_ARGUMENT, FailedPrecondition to FAILED_PRECONDITION, Overloaded to RESOURCE_EXHAUSTED and
+FileNotFoundError to NOT_FOUND, with the exception's message as the details.
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from rlhf.config import ServiceConfig
+from rlhf.data.records import RecordError
+from rlhf.proto.channel import channel_options
+from rlhf.proto.packing import PackingError
 from rlhf.proto.v1 import common_pb2
+from rlhf.storage import StoreError
 
 log = logging.getLogger("rlhf.services")
 
@@ -41,6 +48,11 @@ class InvalidArgument(ValueError):
     """Raised by validation; the servicer wrapper answers INVALID_ARGUMENT with its message."""
 
 
+class FailedPrecondition(RuntimeError):
+    """A valid request the server's state refuses (a weights version not above the one serving);
+    answered FAILED_PRECONDITION with its message."""
+
+
 class Overloaded(RuntimeError):
     """The batch queue is full; answered RESOURCE_EXHAUSTED so callers back off instead of queueing."""
 
@@ -53,13 +65,16 @@ class Service:
     full_name: str                              # proto service name, e.g. "rlhf.v1.PolicyInference"
     servicer: Any
     add_to_server: Callable[[Any, grpc.aio.Server], None]
-    on_stop: Callable[[], None] | None = None
+    batcher: Batcher | None = None
+    """Its model thread, shut down by `serve()` once the server has drained."""
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
     """The status a library exception is answered with; None for a bug (answered INTERNAL)."""
-    if isinstance(exc, InvalidArgument):
+    if isinstance(exc, (InvalidArgument, PackingError, StoreError, RecordError)):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, FailedPrecondition):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, Overloaded):
         return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
     if isinstance(exc, FileNotFoundError):
@@ -156,6 +171,14 @@ class Batcher:
         self._worker: asyncio.Task | None = None
         self._carry: tuple | None = None
 
+    @classmethod
+    def from_config(cls, service: str, run_batch: Callable[[list], list], config: Any, *,
+                    cost: Callable[[Any], int] = lambda item: 1) -> Batcher:
+        """A Batcher with the batching fields of `config` (ServiceConfig, RewardServingConfig):
+        max_batch_size, max_batch_tokens, batch_wait_ms, max_queue."""
+        return cls(service, run_batch, max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
+                   max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue, cost=cost)
+
     async def submit(self, items: Sequence) -> list:
         if self._queue is None:
             self._queue = asyncio.Queue()
@@ -171,6 +194,10 @@ class Batcher:
     async def run_exclusive(self, fn: Callable[[], Any]) -> Any:
         """Runs `fn` on the model thread, between batches (for weight swaps)."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def close(self) -> None:
+        """Stops the model thread once the batch it runs (if any) is done."""
+        self.executor.shutdown(wait=True)
 
     async def _take_batch(self) -> list:
         batch = [self._carry or await self._queue.get()]
@@ -216,20 +243,17 @@ class Batcher:
                     fut.set_result(result)
 
 
-def frozen_model_info(service: str, model_dir: str, model: Any, tokenizer: Any) -> common_pb2.ModelInfo:
-    """GetInfo of a service whose weights never change (reward-scoring, reference-kl): version 0."""
+def model_info(service: str, name: str, model: Any, tokenizer: Any, version: int = 0) -> common_pb2.ModelInfo:
+    """What GetInfo answers for a model service: the weights' revision (hashed here, over every
+    weight), the tokenizer's fingerprint, the vocabulary and the longest sequence. Services whose
+    weights change (policy-inference) update `version` and `revision` themselves."""
     from rlhf.models import tokenizer_fingerprint, weights_revision
+    from rlhf.models.generation import max_sequence_length
 
     return common_pb2.ModelInfo(
-        service=service, model_name=model_dir, revision=weights_revision(model),
-        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
-        vocab_size=model.get_input_embeddings().num_embeddings,
-        max_sequence_length=model.config.max_position_embeddings)
-
-
-def channel_options(max_message_mb: int) -> list[tuple[str, int]]:
-    size = max_message_mb * 1024 * 1024
-    return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+        service=service, model_name=name, revision=weights_revision(model),
+        tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=version,
+        vocab_size=model.get_input_embeddings().num_embeddings, max_sequence_length=max_sequence_length(model))
 
 
 def grpc_server(service: str, max_message_mb: int, *, interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
@@ -293,6 +317,6 @@ async def serve(service: Service, config: ServiceConfig) -> None:
     print(f"{service.name} draining (grace {config.grace_seconds:g}s)", flush=True)
     await health_servicer.enter_graceful_shutdown()
     await server.stop(config.grace_seconds)
-    if service.on_stop:
-        service.on_stop()
+    if service.batcher is not None:
+        service.batcher.close()
     print(f"{service.name} stopped", flush=True)

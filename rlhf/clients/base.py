@@ -1,6 +1,6 @@
 """What every typed client shares: a channel with message limits, a deadline on every call,
-retries with exponential backoff on UNAVAILABLE / DEADLINE_EXCEEDED only, and errors that say
-which service, which RPC, and why."""
+retries with exponential backoff on UNAVAILABLE / DEADLINE_EXCEEDED only (UNAVAILABLE only for
+calls that are not idempotent), and errors that say which service, which RPC, and why."""
 
 from __future__ import annotations
 
@@ -11,7 +11,16 @@ from typing import Any, Callable, Iterable, Iterator
 
 import grpc
 
+from rlhf.auth_tokens import read_tokens
+from rlhf.proto.channel import channel_options
+from rlhf.proto.v1 import common_pb2
+
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+RETRYABLE_NOT_IDEMPOTENT = (grpc.StatusCode.UNAVAILABLE,)
+"""A call that changes the server's state (a weight push) may have taken effect when its deadline
+passed: sending it again could apply it twice, or fail on the state the first attempt left (a
+weights version no longer above the one serving). Such calls are retried only when the server
+could not be reached."""
 
 
 class ServiceError(RuntimeError):
@@ -36,8 +45,10 @@ def read_env_file(variable: str) -> bytes | None:
 
 class BaseClient:
     """Subclasses set SERVICE (a name for messages) and STUB (the generated stub class), and may
-    name environment variables for a bearer token file (TOKEN_FILE_ENV; its first non-empty line
-    is sent as `authorization: Bearer <token>`) and a PEM CA bundle (CA_FILE_ENV; TLS when set)."""
+    name environment variables for a bearer token file (TOKEN_FILE_ENV; its first token, read as
+    the server reads the file (`rlhf.auth_tokens.read_tokens`: blank lines and '#' comments
+    skipped), is sent as `authorization: Bearer <token>`) and a PEM CA bundle (CA_FILE_ENV; TLS
+    when set)."""
 
     SERVICE = ""
     STUB: Callable[[grpc.Channel], Any]
@@ -51,13 +62,12 @@ class BaseClient:
         self.retries = retries
         self.backoff = backoff
         if token is None and self.TOKEN_FILE_ENV:
-            lines = (read_env_file(self.TOKEN_FILE_ENV) or b"").decode().splitlines()
-            token = next((line.strip() for line in lines if line.strip()), None)
+            tokens = read_tokens((read_env_file(self.TOKEN_FILE_ENV) or b"").decode())
+            token = tokens[0] if tokens else None
         self.metadata = (("authorization", f"Bearer {token}"),) if token else None
         if root_certificates is None and self.CA_FILE_ENV:
             root_certificates = read_env_file(self.CA_FILE_ENV)
-        size = max_message_mb * 1024 * 1024
-        options = [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+        options = channel_options(max_message_mb)
         if root_certificates:
             credentials = grpc.ssl_channel_credentials(root_certificates)
             self.channel = grpc.secure_channel(target, credentials, options=options)
@@ -68,24 +78,32 @@ class BaseClient:
     def _error(self, rpc: str, exc: grpc.RpcError) -> ServiceError:
         return ServiceError(self.SERVICE, rpc, self.target, exc.code(), exc.details() or "")
 
-    def _call(self, rpc: str, make_request: Callable[[], Any], timeout: float | None) -> Any:
+    def _retry(self, rpc: str, exc: grpc.RpcError, attempt: int,
+               retryable: tuple[grpc.StatusCode, ...] = RETRYABLE) -> None:
+        """Sleeps before attempt `attempt + 1` (exponential backoff with jitter) if `exc` may be
+        retried; raises it as a ServiceError otherwise."""
+        if exc.code() not in retryable or attempt >= self.retries:
+            raise self._error(rpc, exc) from None
+        time.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+
+    def _call(self, rpc: str, make_request: Callable[[], Any], timeout: float | None, idempotent: bool) -> Any:
         """Calls a unary-response RPC; `make_request` builds a fresh request (or request iterator)
         per attempt so client streams can be retried."""
         method = getattr(self.stub, rpc)
+        retryable = RETRYABLE if idempotent else RETRYABLE_NOT_IDEMPOTENT
         for attempt in range(self.retries + 1):
             try:
                 return method(make_request(), timeout=timeout or self.timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
-                if exc.code() not in RETRYABLE or attempt == self.retries:
-                    raise self._error(rpc, exc) from None
-                time.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+                self._retry(rpc, exc, attempt, retryable)
         raise AssertionError("unreachable")
 
-    def _unary(self, rpc: str, request: Any, timeout: float | None = None) -> Any:
-        return self._call(rpc, lambda: request, timeout)
+    def _unary(self, rpc: str, request: Any, timeout: float | None = None, *, idempotent: bool = True) -> Any:
+        return self._call(rpc, lambda: request, timeout, idempotent)
 
-    def _client_stream(self, rpc: str, make_chunks: Callable[[], Iterable[Any]], timeout: float | None = None) -> Any:
-        return self._call(rpc, lambda: iter(make_chunks()), timeout)
+    def _client_stream(self, rpc: str, make_chunks: Callable[[], Iterable[Any]], timeout: float | None = None, *,
+                       idempotent: bool = True) -> Any:
+        return self._call(rpc, lambda: iter(make_chunks()), timeout, idempotent)
 
     def _server_stream(self, rpc: str, request: Any, timeout: float | None = None) -> Iterator[Any]:
         """Streams responses; retries only if the stream fails before its first message."""
@@ -98,9 +116,13 @@ class BaseClient:
                     yield item
                 return
             except grpc.RpcError as exc:
-                if started or exc.code() not in RETRYABLE or attempt == self.retries:
+                if started:
                     raise self._error(rpc, exc) from None
-                time.sleep(self.backoff * 2 ** attempt * (0.5 + random.random()))
+                self._retry(rpc, exc, attempt)
+
+    def info(self, timeout: float | None = None) -> common_pb2.ModelInfo:
+        """GetInfo: what the service serves (model, weights revision and version, tokenizer)."""
+        return self._unary("GetInfo", common_pb2.GetInfoRequest(), timeout)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Blocks until the server accepts connections, or raises ServiceError UNAVAILABLE."""

@@ -14,14 +14,15 @@ import grpc
 
 from rlhf.atomic import write_file
 from rlhf.clients.base import BaseClient, ServiceError
-from rlhf.data.records import dump_jsonl
-from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
+from rlhf.data.records import RecordKind, dump_jsonl
+from rlhf.proto.packing import pack_record_kind
+from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
 from rlhf.storage import CHUNK_SIZE, ObjectInfo
 
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
 
 
-def _info(message: data_store_pb2.ObjectInfo) -> ObjectInfo:
+def _info(message: data_store_pb2.ObjectInfo | data_store_pb2.ObjectHeader) -> ObjectInfo:
     return ObjectInfo(message.key, message.size, message.sha256, dict(message.metadata))
 
 
@@ -96,7 +97,7 @@ class DataStoreClient(BaseClient):
             raise ServiceError(self.SERVICE, "Get", self.target, grpc.StatusCode.DATA_LOSS,
                                f"{key!r}: received {size} bytes hashing to {digest.hexdigest()}, but the store "
                                f"holds {header.size} bytes hashing to {header.sha256}")
-        return ObjectInfo(header.key, header.size, header.sha256, dict(header.metadata))
+        return _info(header)
 
     def get(self, key: str, timeout: float | None = None) -> bytes:
         """The whole object, checked against its stored sha256."""
@@ -119,16 +120,14 @@ class DataStoreClient(BaseClient):
         """Removes an object; returns whether there was one."""
         return self._unary("Delete", data_store_pb2.DeleteRequest(key=key), timeout).deleted
 
-    def put_records(self, set: str, kind: str, records: list[dict] | bytes, append: bool = False,
+    def put_records(self, set: str, kind: RecordKind | str, records: list[dict] | bytes, append: bool = False,
                     timeout: float | None = None) -> int:
-        """Stores a record set of `kind` ("prompts", "demonstrations", "comparisons", "rollouts");
-        the server validates every record first. Returns the set's size afterwards."""
-        enum_name = f"RECORD_KIND_{kind.upper()}"
-        if enum_name not in data_store_pb2.RecordKind.keys():
-            raise ValueError(f"kind {kind!r}: expected prompts, demonstrations, comparisons or rollouts")
+        """Stores a record set of `kind` (a RecordKind or its value: "prompts", "demonstrations",
+        "comparisons", "rollouts", "text"; anything else is a ValueError before any call); the
+        server validates every record first. Returns the set's size afterwards."""
+        kind_value = pack_record_kind(kind)
         jsonl = records if isinstance(records, bytes) else dump_jsonl(records)
-        request = data_store_pb2.PutRecordsRequest(set=set, kind=data_store_pb2.RecordKind.Value(enum_name),
-                                                   jsonl=jsonl, append=append)
+        request = data_store_pb2.PutRecordsRequest(set=set, kind=kind_value, jsonl=jsonl, append=append)
         return self._unary("PutRecords", request, timeout).count
 
     def sample_records(self, set: str, n: int, seed: int = 0, cursor: int = 0,
@@ -137,6 +136,3 @@ class DataStoreClient(BaseClient):
         request = data_store_pb2.SampleRecordsRequest(set=set, n=n, seed=seed, cursor=cursor)
         response = self._unary("SampleRecords", request, timeout)
         return [json.loads(record) for record in response.records], response.next_cursor
-
-    def info(self, timeout: float | None = None) -> common_pb2.ModelInfo:
-        return self._unary("GetInfo", common_pb2.GetInfoRequest(), timeout)

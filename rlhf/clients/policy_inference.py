@@ -10,9 +10,12 @@ import numpy as np
 import torch
 from safetensors.torch import save
 
-from rlhf.clients.base import BaseClient
+import grpc
+
+from rlhf.clients.base import BaseClient, ServiceError
+from rlhf.models.weights import untied_weights
 from rlhf.proto.packing import pack_tokens, unpack_floats, unpack_tokens
-from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
+from rlhf.proto.v1 import policy_inference_pb2 as pb, policy_inference_pb2_grpc
 
 _FINISH = {pb.FINISH_REASON_STOP: "stop", pb.FINISH_REASON_LENGTH: "length"}
 
@@ -30,22 +33,30 @@ class Generation:
     n: int
 
 
-def safetensors_bytes(state_dict: Mapping[str, torch.Tensor]) -> bytes:
+def _dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """torch.bfloat16 or "bfloat16" -> torch.bfloat16; a floating-point dtype or ValueError."""
+    found = getattr(torch, dtype, None) if isinstance(dtype, str) else dtype
+    if not isinstance(found, torch.dtype) or not found.is_floating_point:
+        raise ValueError(f"dtype {dtype!r}: expected a floating-point torch dtype, e.g. 'bfloat16' or 'float32'")
+    return found
+
+
+def safetensors_bytes(state_dict: Mapping[str, torch.Tensor], dtype: str | torch.dtype | None = None) -> bytes:
     """Serializes weights for a push. Tensors sharing memory (tied embeddings) are stored once, under
-    their first name; the server accepts a tied weight under any of its names."""
-    seen: set[tuple] = set()
-    unique = {}
-    for name, tensor in state_dict.items():
-        key = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape))
-        if key not in seen:
-            seen.add(key)
-            unique[name] = tensor.detach().cpu().contiguous()
-    return save(unique)
+    their first name (`rlhf.models.weights`, which the server groups by too); the server accepts a
+    tied weight under any of its names. With `dtype`, floating-point weights are cast to it (once
+    per tied group, before they leave the device); the server casts them to its own dtype."""
+    weights = untied_weights(state_dict, None if dtype is None else _dtype(dtype))
+    return save({name: tensor.cpu().contiguous() for name, tensor in weights.items()})
 
 
 class PolicyInferenceClient(BaseClient):
     SERVICE = "policy-inference"
     STUB = policy_inference_pb2_grpc.PolicyInferenceStub
+
+    _installed: int | None = None
+    """The version this client's last push installed: the next push without a version is one above
+    it, with no GetInfo (which makes the server hash the new weights, about a second per version)."""
 
     def generate(self, prompts: Sequence[str] | None = None, prompt_ids: Sequence[Sequence[int]] | None = None, *,
                  max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0, top_k: int = 0, n: int = 1,
@@ -66,28 +77,53 @@ class PolicyInferenceClient(BaseClient):
             texts=list(response.texts), finish_reasons=[_FINISH[r] for r in response.finish_reasons],
             policy_version=response.policy_version, n=response.n)
 
-    def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes, version: int, *,
-                       chunk_size: int = 1 << 20, timeout: float | None = None) -> int:
+    def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes, version: int | None = None,
+                       dtype: str | torch.dtype | None = None, *, chunk_size: int = 1 << 20,
+                       timeout: float | None = None) -> int:
         """Streams new weights (a state dict, or safetensors bytes) with their sha256; the server
-        checks size, digest, names and shapes before it swaps them in. `version` must be above the
-        one serving. Returns the version now serving."""
-        payload = weights if isinstance(weights, bytes) else safetensors_bytes(weights)
-        header = pb.WeightHeader(version=version, sha256=hashlib.sha256(payload).hexdigest(),
-                                 total_bytes=len(payload))
+        checks size, digest, names and shapes before it swaps them in. Returns the version now
+        serving.
 
-        def chunks() -> Iterator[pb.WeightChunk]:
-            yield pb.WeightChunk(header=header)
-            view = memoryview(payload)
-            for start in range(0, len(payload), chunk_size):
-                yield pb.WeightChunk(data=bytes(view[start:start + chunk_size]))
+        `version` must be above the one serving. None means one above it: above this client's
+        last push, or, before the first push or when another caller has pushed since (the server
+        answers FAILED_PRECONDITION, having installed nothing), above `info().version`.
+        `dtype` ("bfloat16", torch.float32, ...) casts a state dict's floating-point weights before
+        sending. Retried only if the server could not be reached: a push whose deadline passed may
+        still have been installed (see RETRYABLE_NOT_IDEMPOTENT)."""
+        if isinstance(weights, bytes):
+            if dtype is not None:
+                raise ValueError("dtype: weights given as safetensors bytes are sent as they are")
+            payload = weights
+        else:
+            payload = safetensors_bytes(weights, dtype)
+        digest = hashlib.sha256(payload).hexdigest()
 
-        return self._client_stream("UpdateWeights", chunks, timeout).version
+        def push(version: int) -> int:
+            header = pb.WeightHeader(version=version, sha256=digest, total_bytes=len(payload))
+
+            def chunks() -> Iterator[pb.WeightChunk]:
+                yield pb.WeightChunk(header=header)
+                view = memoryview(payload)
+                for start in range(0, len(payload), chunk_size):
+                    yield pb.WeightChunk(data=bytes(view[start:start + chunk_size]))
+
+            self._installed = self._client_stream("UpdateWeights", chunks, timeout, idempotent=False).version
+            return self._installed
+
+        if version is not None:
+            return push(version)
+        if self._installed is not None:
+            try:
+                return push(self._installed + 1)
+            except ServiceError as exc:
+                if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+        return push(self.info(timeout).version + 1)
 
     def load_weights(self, uri: str, version: int, sha256: str = "", timeout: float | None = None) -> int:
         """Has the server read a safetensors file from the store (file://... or s3://...), checked
-        against `sha256` when given. Returns the version now serving."""
+        against `sha256` when given. Returns the version now serving. Retried only if the server
+        could not be reached, as `update_weights`."""
         request = pb.LoadWeightsRequest(uri=uri, version=version, sha256=sha256)
-        return self._unary("LoadWeights", request, timeout).version
-
-    def info(self, timeout: float | None = None) -> common_pb2.ModelInfo:
-        return self._unary("GetInfo", common_pb2.GetInfoRequest(), timeout)
+        self._installed = self._unary("LoadWeights", request, timeout, idempotent=False).version
+        return self._installed

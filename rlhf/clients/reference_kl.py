@@ -9,7 +9,7 @@ import numpy as np
 
 from rlhf.clients.base import BaseClient
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_floats
-from rlhf.proto.v1 import common_pb2, reference_kl_pb2, reference_kl_pb2_grpc
+from rlhf.proto.v1 import reference_kl_pb2, reference_kl_pb2_grpc
 
 
 @dataclass
@@ -42,6 +42,3 @@ class ReferenceKLClient(BaseClient):
             result.sequence_kl = list(response.sequence_kl)
             result.mean_kl = response.mean_kl
         return result
-
-    def info(self, timeout: float | None = None) -> common_pb2.ModelInfo:
-        return self._unary("GetInfo", common_pb2.GetInfoRequest(), timeout)

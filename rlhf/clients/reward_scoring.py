@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from rlhf.clients.base import BaseClient
-from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
+from rlhf.proto.v1 import reward_scoring_pb2, reward_scoring_pb2_grpc
 
 
 class RewardScoringClient(BaseClient):
@@ -22,6 +22,3 @@ class RewardScoringClient(BaseClient):
         instructions: the service applies the reward model's own chat template."""
         request = reward_scoring_pb2.ScoreRequest(prompts=list(prompts), completions=list(completions))
         return list(self._unary("Score", request, timeout).scores)
-
-    def info(self, timeout: float | None = None) -> common_pb2.ModelInfo:
-        return self._unary("GetInfo", common_pb2.GetInfoRequest(), timeout)

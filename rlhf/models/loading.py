@@ -69,11 +69,13 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
 
 
 def weights_revision(model: torch.nn.Module) -> str:
-    """sha256 (16 hex chars) over the parameters' bytes, in state-dict order."""
+    """sha256 (16 hex chars) over the parameters' bytes, in state-dict order. The bytes are hashed
+    through a view of the tensor's memory: no copy on CPU (on a GPU, one copy to the host)."""
     digest = hashlib.sha256()
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        flat = tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # 1-D: a 0-d tensor has bytes too
+        digest.update(memoryview(flat.numpy()))
     return digest.hexdigest()[:16]
 
 

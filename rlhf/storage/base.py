@@ -89,11 +89,13 @@ def check_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     return metadata
 
 
-def check_sha256(sha256: str | None) -> str | None:
+def check_sha256(sha256: str | None, field_name: str = "sha256") -> str | None:
+    """The digest in lowercase, None when none is given; raises StoreError naming the field unless
+    it is 64 hexadecimal digits."""
     if not sha256:
         return None
     if not _SHA256.fullmatch(sha256.lower()):
-        raise StoreError(f"sha256 {sha256!r}: expected 64 hexadecimal digits")
+        raise StoreError(f"{field_name} {sha256[:80]!r}: expected 64 hexadecimal digits")
     return sha256.lower()
 
 

@@ -1,18 +1,20 @@
 """DataStore over gRPC: objects and typed record sets, a thin adapter over `rlhf.storage` and
 `rlhf.data.records`. Store calls block (disk, S3), so they run on worker threads, never on the
-event loop."""
+event loop. What the store refuses (StoreError, RecordError, naming the field) the runtime answers
+INVALID_ARGUMENT."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-from typing import AsyncIterator, Callable, TypeVar
+from typing import AsyncIterator, TypeVar
 
 import grpc
 
 from rlhf.config import Config, ConfigError, ServiceConfig
-from rlhf.data.records import RecordError, RecordKind, RecordSets
+from rlhf.data.records import RecordSets
+from rlhf.proto.packing import pack_record_kind, unpack_record_kind
 from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
 from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, StoreError, open_store
 from services.runtime import InvalidArgument, Service
@@ -21,23 +23,9 @@ SERVICE = "data-store"
 T = TypeVar("T")
 
 
-async def _blocking(fn: Callable[..., T], *args, **kwargs) -> T:
-    """Runs a store call on a worker thread; refused requests become INVALID_ARGUMENT."""
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except (StoreError, RecordError) as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
-def _info_message(info: ObjectInfo) -> data_store_pb2.ObjectInfo:
-    return data_store_pb2.ObjectInfo(key=info.key, size=info.size, sha256=info.sha256, metadata=info.metadata)
-
-
-def _record_kind(value: int) -> RecordKind:
-    if value == data_store_pb2.RECORD_KIND_UNSPECIFIED or value not in data_store_pb2.RecordKind.values():
-        raise InvalidArgument(f"kind: {value} is not a record kind; use RECORD_KIND_PROMPTS, _DEMONSTRATIONS, "
-                              "_COMPARISONS, _ROLLOUTS or _TEXT")
-    return RecordKind(data_store_pb2.RecordKind.Name(value).removeprefix("RECORD_KIND_").lower())
+def _info_message(info: ObjectInfo, message: type[T] = data_store_pb2.ObjectInfo) -> T:
+    """An ObjectInfo, or an ObjectHeader (the first message of Get), with the fields of `info`."""
+    return message(key=info.key, size=info.size, sha256=info.sha256, metadata=info.metadata)
 
 
 class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
@@ -53,8 +41,8 @@ class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
         if first is None or first.WhichOneof("kind") != "header":
             raise InvalidArgument("header: the first message of Put must be an ObjectHeader (key, metadata, sha256)")
         header = first.header
-        writer = await _blocking(self.store.writer, header.key, metadata=dict(header.metadata),
-                                 sha256=header.sha256 or None)
+        writer = await asyncio.to_thread(self.store.writer, header.key, metadata=dict(header.metadata),
+                                         sha256=header.sha256 or None)
         with writer:  # leaving without commit() (error, cancel) discards the upload
             async for message in messages:
                 if message.WhichOneof("kind") != "data":
@@ -62,46 +50,44 @@ class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
                 await asyncio.to_thread(writer.write, message.data)
             if header.size and writer.size != header.size:
                 raise InvalidArgument(f"size: the header announced {header.size} bytes but {writer.size} arrived")
-            info = await _blocking(writer.commit)
+            info = await asyncio.to_thread(writer.commit)
         return _info_message(info)
 
     async def Get(self, request: data_store_pb2.GetRequest,
                   context: grpc.aio.ServicerContext) -> AsyncIterator[data_store_pb2.ObjectChunk]:
-        reader = await _blocking(self.store.get, request.key, CHUNK_SIZE)
+        reader = await asyncio.to_thread(self.store.get, request.key, CHUNK_SIZE)
         with reader:
-            info = reader.info
-            yield data_store_pb2.ObjectChunk(header=data_store_pb2.ObjectHeader(
-                key=info.key, sha256=info.sha256, size=info.size, metadata=info.metadata))
+            yield data_store_pb2.ObjectChunk(header=_info_message(reader.info, data_store_pb2.ObjectHeader))
             chunks = iter(reader)
             while chunk := await asyncio.to_thread(next, chunks, b""):
                 yield data_store_pb2.ObjectChunk(data=chunk)
 
     async def Stat(self, request: data_store_pb2.StatRequest,
                    context: grpc.aio.ServicerContext) -> data_store_pb2.ObjectInfo:
-        return _info_message(await _blocking(self.store.stat, request.key))
+        return _info_message(await asyncio.to_thread(self.store.stat, request.key))
 
     async def List(self, request: data_store_pb2.ListRequest,
                    context: grpc.aio.ServicerContext) -> data_store_pb2.ListResponse:
-        infos = await _blocking(self.store.list, request.prefix)
+        infos = await asyncio.to_thread(self.store.list, request.prefix)
         return data_store_pb2.ListResponse(objects=[_info_message(info) for info in infos])
 
     async def Delete(self, request: data_store_pb2.DeleteRequest,
                      context: grpc.aio.ServicerContext) -> data_store_pb2.DeleteResponse:
-        return data_store_pb2.DeleteResponse(deleted=await _blocking(self.store.delete, request.key))
+        return data_store_pb2.DeleteResponse(deleted=await asyncio.to_thread(self.store.delete, request.key))
 
     async def PutRecords(self, request: data_store_pb2.PutRecordsRequest,
                          context: grpc.aio.ServicerContext) -> data_store_pb2.PutRecordsResponse:
-        kind = _record_kind(request.kind)
-        count = await _blocking(self.records.put, request.set, kind, request.jsonl, request.append)
+        kind = unpack_record_kind(request.kind)
+        count = await asyncio.to_thread(self.records.put, request.set, kind, request.jsonl, request.append)
         return data_store_pb2.PutRecordsResponse(set=request.set, count=count)
 
     async def SampleRecords(self, request: data_store_pb2.SampleRecordsRequest,
                             context: grpc.aio.ServicerContext) -> data_store_pb2.SampleRecordsResponse:
-        records, next_cursor, size, kind = await _blocking(
+        records, next_cursor, size, kind = await asyncio.to_thread(
             self.records.sample, request.set, request.n, request.seed, request.cursor)
         return data_store_pb2.SampleRecordsResponse(
             records=[json.dumps(r, ensure_ascii=False) for r in records], next_cursor=next_cursor, set_size=size,
-            kind=data_store_pb2.RecordKind.Value(f"RECORD_KIND_{kind.name}"))
+            kind=pack_record_kind(kind))
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
@@ -109,14 +95,16 @@ class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
 
 
 def build(service_config: ServiceConfig, config: Config) -> Service:
-    """Opens the store named by `service_config.store` (file://DIR or s3://BUCKET[/prefix]); S3
-    endpoint and credentials come from `config.store` and the environment."""
+    """Opens the store named by `service_config.store` (file://DIR or s3://BUCKET[/prefix]), or by
+    `config.store.uri` when that is empty; S3 endpoint and credentials come from `config.store` and
+    the environment."""
     uri = service_config.store or config.store.uri
+    field = "services.data_store.store" if service_config.store else "store.uri"
     try:
         store = open_store(uri, endpoint=config.store.endpoint or None, secure=config.store.secure,
                            access_key=os.environ.get(config.store.access_key_env),
                            secret_key=os.environ.get(config.store.secret_key_env))
     except StoreError as exc:
-        raise ConfigError(f"services.data_store.store: {exc}") from None
+        raise ConfigError(f"{field}: {exc}") from None
     return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=DataStoreServicer(store),
                    add_to_server=data_store_pb2_grpc.add_DataStoreServicer_to_server)

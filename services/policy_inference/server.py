@@ -3,7 +3,9 @@ weights from the trainer.
 
 Requests are validated and tokenized on the event loop; every completion (prompt i, sample j) is one
 item for the runtime's Batcher, so samples of concurrent callers share forward passes. Weight swaps
-run on the model thread between batches, so no batch ever sees half-updated weights.
+run on the model thread between batches, so no batch ever sees half-updated weights. The weights'
+revision (a hash over every weight, about a second for SmolLM2-135M) is not computed at a swap but
+by the first GetInfo of the new version, so a weight push does not stall generation for it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import re
 from typing import AsyncIterator
 
 import grpc
@@ -20,21 +21,17 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.config import Config, ConfigError, ServiceConfig
-from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
-from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch, max_sequence_length
+from rlhf.models import load_policy, load_tokenizer, weights_revision
+from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
 from rlhf.storage import read_uri
+from rlhf.storage.base import check_sha256
 from services.policy_inference.weights import install_weights, payload_limit, read_weights
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service
+from services.runtime import TOKENS, Batcher, FailedPrecondition, InvalidArgument, Service, model_info
 
 SERVICE = "policy-inference"
 MAX_SAMPLES_PER_PROMPT = 64
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class StaleVersion(Exception):
-    """New weights must carry a version above the one serving; answered FAILED_PRECONDITION."""
 
 
 def _item_cost(item: GenerationItem) -> int:
@@ -45,17 +42,15 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig):
         self.model = model
         self.tokenizer = tokenizer
-        self.model_name = config.model
-        self.vocab_size = model.get_input_embeddings().num_embeddings
-        self.max_sequence_length = max_sequence_length(model)
+        self.info = model_info(SERVICE, config.model, model, tokenizer)
+        """GetInfo's fields as loaded (version 0); GetInfo answers a copy with the current version and revision."""
+        self.vocab_size = self.info.vocab_size
+        self.max_sequence_length = self.info.max_sequence_length
         self.max_batch_tokens = config.max_batch_tokens
         self.max_payload = payload_limit(model)
-        self.fingerprint = tokenizer_fingerprint(tokenizer)
-        self.revision = weights_revision(model)
         self.version = 0  # changed only on the model thread, between batches
-        self.batcher = Batcher(SERVICE, self._run_batch, max_batch_size=config.max_batch_size,
-                               max_batch_tokens=config.max_batch_tokens, max_wait_ms=config.batch_wait_ms,
-                               max_queue=config.max_queue, cost=_item_cost)
+        self._revision = (self.version, self.info.revision)  # (version, weights_revision) last hashed, by GetInfo
+        self.batcher = Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
 
     # ---- Generate --------------------------------------------------------------------------------
 
@@ -79,10 +74,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
                        for ids in self.tokenizer(list(request.prompts), add_special_tokens=False).input_ids]
         elif has_ids:
             field = "prompt_ids"
-            try:
-                prompts = unpack_tokens(request.prompt_ids, "prompt_ids")
-            except ValueError as exc:
-                raise InvalidArgument(str(exc)) from None
+            prompts = unpack_tokens(request.prompt_ids, "prompt_ids")
         else:
             raise InvalidArgument("prompts: no prompts given (set prompts or prompt_ids)")
         if not prompts:
@@ -136,22 +128,26 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
 
     # ---- weights ---------------------------------------------------------------------------------
 
-    async def _check_version(self, version: int, context: grpc.aio.ServicerContext) -> None:
+    def _check_version(self, version: int) -> None:
         if version <= self.version:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                                f"version: {version} is not above the version serving ({self.version})")
+            raise FailedPrecondition(f"version: {version} is not above the version serving ({self.version})")
 
     def _swap(self, tensors: dict[str, torch.Tensor], version: int) -> None:
         """On the model thread, between batches. The version is checked again here: a concurrent
-        update may have been installed since the request's first check."""
-        if version <= self.version:
-            raise StaleVersion(f"version: {version} is not above the version serving ({self.version})")
+        update may have been installed since the request's first check. The revision is left to
+        the next GetInfo (`_hash_weights`)."""
+        self._check_version(version)
         install_weights(self.model, tensors)
         self.version = version
-        self.revision = weights_revision(self.model)
 
-    async def _install(self, payload: bytes, version: int, expected_sha256: str, context: grpc.aio.ServicerContext,
-                       *, sha_field: str, payload_field: str) -> pb.WeightsResponse:
+    def _hash_weights(self) -> tuple[int, str]:
+        """On the model thread: (version, revision) of the weights serving, hashed once per version."""
+        if self._revision[0] != self.version:
+            self._revision = (self.version, weights_revision(self.model))
+        return self._revision
+
+    async def _install(self, payload: bytes, version: int, expected_sha256: str | None, *, sha_field: str,
+                       payload_field: str) -> pb.WeightsResponse:
         digest = await asyncio.to_thread(lambda: hashlib.sha256(payload).hexdigest())
         if expected_sha256 and digest != expected_sha256:
             raise InvalidArgument(f"{sha_field}: the payload's sha256 is {digest}, expected {expected_sha256}")
@@ -159,65 +155,66 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
             tensors = await asyncio.to_thread(read_weights, payload, self.model)
         except ValueError as exc:
             raise InvalidArgument(f"{payload_field}: {exc}") from None
-        try:
-            await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
-        except StaleVersion as exc:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
         return pb.WeightsResponse(version=version, sha256=digest, bytes_received=len(payload))
-
-    def _check_sha256(self, value: str, field: str) -> str:
-        if not _SHA256.fullmatch(value.lower()):
-            raise InvalidArgument(f"{field}: expected 64 hex characters, got {value[:80]!r}")
-        return value.lower()
 
     async def UpdateWeights(self, request_iterator: AsyncIterator[pb.WeightChunk],
                             context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
         header: pb.WeightHeader | None = None
-        payload = bytearray()
+        expected_sha256 = None
+        parts: list[bytes] = []
+        received = 0
         async for chunk in request_iterator:
             kind = chunk.WhichOneof("kind")
             if header is None:
                 if kind != "header":
                     raise InvalidArgument("header: the first message must be the WeightHeader")
                 header = chunk.header
-                await self._check_version(header.version, context)
-                self._check_sha256(header.sha256, "header.sha256")
+                self._check_version(header.version)
+                expected_sha256 = check_sha256(header.sha256, "header.sha256")
+                if expected_sha256 is None:
+                    raise InvalidArgument("header.sha256: required (the payload's sha256, 64 hexadecimal digits)")
                 if not 0 < header.total_bytes <= self.max_payload:
                     raise InvalidArgument(f"header.total_bytes: {header.total_bytes} is not in "
                                           f"[1, {self.max_payload}] for this model")
             elif kind != "data":
                 raise InvalidArgument("header: sent more than once")
             else:
-                payload += chunk.data
-                if len(payload) > header.total_bytes:
+                data = chunk.data
+                parts.append(data)
+                received += len(data)
+                if received > header.total_bytes:
                     raise InvalidArgument(f"data: more than header.total_bytes ({header.total_bytes}) received")
         if header is None:
             raise InvalidArgument("header: the stream was empty")
-        if len(payload) != header.total_bytes:
-            raise InvalidArgument(f"data: truncated, the stream ended after {len(payload)} of "
+        if received != header.total_bytes:
+            raise InvalidArgument(f"data: truncated, the stream ended after {received} of "
                                   f"{header.total_bytes} bytes")
-        return await self._install(bytes(payload), header.version, header.sha256.lower(), context,
+        return await self._install(b"".join(parts), header.version, expected_sha256,
                                    sha_field="header.sha256", payload_field="data")
 
     async def LoadWeights(self, request: pb.LoadWeightsRequest, context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
         if not request.uri:
             raise InvalidArgument("uri: required (file://PATH or s3://BUCKET/KEY of a safetensors file)")
-        await self._check_version(request.version, context)
-        expected = self._check_sha256(request.sha256, "sha256") if request.sha256 else ""
+        self._check_version(request.version)
+        expected_sha256 = check_sha256(request.sha256, "sha256")
         try:
             payload = await asyncio.to_thread(read_uri, request.uri)
         except ValueError as exc:  # StoreError: a malformed URI or key
             raise InvalidArgument(f"uri: {exc}") from None
         if len(payload) > self.max_payload:
             raise InvalidArgument(f"uri: {len(payload)} bytes is more than {self.max_payload} for this model")
-        return await self._install(payload, request.version, expected, context, sha_field="sha256",
-                                   payload_field="uri")
+        return await self._install(payload, request.version, expected_sha256, sha_field="sha256", payload_field="uri")
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
-        return common_pb2.ModelInfo(service=SERVICE, model_name=self.model_name, revision=self.revision,
-                                    tokenizer_fingerprint=self.fingerprint, version=self.version,
-                                    vocab_size=self.vocab_size, max_sequence_length=self.max_sequence_length)
+        version, revision = self._revision
+        if version != self.version:  # new weights since the last hash: hash them between batches
+            version, revision = await self.batcher.run_exclusive(self._hash_weights)
+        info = common_pb2.ModelInfo()
+        info.CopyFrom(self.info)
+        info.version, info.revision = version, revision
+        return info
 
 
 def build(service_config: ServiceConfig, config: Config) -> Service:
@@ -228,4 +225,4 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,
-                   on_stop=lambda: servicer.batcher.executor.shutdown(wait=True))
+                   batcher=servicer.batcher)

@@ -7,14 +7,7 @@ from __future__ import annotations
 import torch
 from safetensors.torch import load
 
-
-def weight_groups(model: torch.nn.Module) -> list[list[str]]:
-    """The model's state-dict names grouped by the tensor they share: a tied weight (e.g. embeddings
-    and lm_head) is one group with two names, in state-dict order."""
-    groups: dict[tuple, list[str]] = {}
-    for name, tensor in model.state_dict().items():
-        groups.setdefault((tensor.data_ptr(), tensor.dtype, tuple(tensor.shape)), []).append(name)
-    return list(groups.values())
+from rlhf.models.weights import tied_groups
 
 
 def payload_limit(model: torch.nn.Module) -> int:
@@ -36,7 +29,7 @@ def read_weights(payload: bytes, model: torch.nn.Module) -> dict[str, torch.Tens
     if unknown:
         raise ValueError(f"tensor {unknown[0]!r} is not in the model ({len(unknown)} unknown names)")
     chosen = {}
-    for group in weight_groups(model):
+    for group in tied_groups(state):  # grouped as the client grouped what it pushed
         given = [name for name in group if name in tensors]
         if not given:
             raise ValueError(f"tensor {group[0]!r} is missing")

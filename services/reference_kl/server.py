@@ -14,7 +14,7 @@ from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import completion_logprobs
 from rlhf.proto.packing import pack_floats, unpack_floats, unpack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2, reference_kl_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service, frozen_model_info
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, model_info
 
 SERVICE = "reference-kl"
 
@@ -26,21 +26,16 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
 
     def __init__(self, model: PreTrainedModel, info: common_pb2.ModelInfo, config: ServiceConfig):
         self.info = info
+
         def run_batch(items: list[Item]) -> list[np.ndarray]:
             return completion_logprobs(model, [ids for ids, _ in items], [length for _, length in items])
 
-        self.batcher = Batcher(SERVICE, run_batch,
-                               max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
-                               max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue,
-                               cost=lambda item: len(item[0]))
+        self.batcher = Batcher.from_config(SERVICE, run_batch, config, cost=lambda item: len(item[0]))
 
     def validate(self, request: reference_kl_pb2.LogProbsRequest) -> tuple[list[Item], list[np.ndarray] | None]:
         """The request's (sequence, prompt length) items and, if sent, the policy's log-probs;
-        raises InvalidArgument naming the bad field."""
-        try:
-            sequences = unpack_tokens(request.sequences, "sequences")
-        except ValueError as exc:
-            raise InvalidArgument(str(exc)) from None
+        raises InvalidArgument (PackingError for malformed bytes) naming the bad field."""
+        sequences = unpack_tokens(request.sequences, "sequences")
         if not sequences:
             raise InvalidArgument("sequences: empty batch; send at least one sequence")
         prompt_lengths = list(request.prompt_lengths)
@@ -60,10 +55,7 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
                                       "must be at least 1 and leave at least one completion token")
         if not request.HasField("policy_logprobs"):
             return list(zip(sequences, prompt_lengths)), None
-        try:
-            policy = unpack_floats(request.policy_logprobs, "policy_logprobs")
-        except ValueError as exc:
-            raise InvalidArgument(str(exc)) from None
+        policy = unpack_floats(request.policy_logprobs, "policy_logprobs")
         if len(policy) != len(sequences):
             raise InvalidArgument(f"policy_logprobs: {len(policy)} sequences, expected {len(sequences)} (one per sequence)")
         for index, (values, ids, prompt_length) in enumerate(zip(policy, sequences, prompt_lengths)):
@@ -99,8 +91,9 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
         raise ConfigError("services.reference_kl.model: no reference policy directory given (--model DIR)")
     model = load_policy(service_config.model)
     tokenizer = load_tokenizer(service_config.model)
-    info = frozen_model_info(SERVICE, service_config.model, model, tokenizer)
+    info = model_info(SERVICE, service_config.model, model, tokenizer)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     servicer = ReferenceKLServicer(model, info, service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.ReferenceKL", servicer=servicer,
-                   add_to_server=reference_kl_pb2_grpc.add_ReferenceKLServicer_to_server)
+                   add_to_server=reference_kl_pb2_grpc.add_ReferenceKLServicer_to_server,
+                   batcher=servicer.batcher)

@@ -19,6 +19,8 @@ from typing import Callable
 
 import grpc
 
+from rlhf.auth_tokens import read_tokens
+
 log = logging.getLogger("rlhf.services.reward_kserve")
 
 OPEN_GRPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
@@ -26,7 +28,8 @@ OPEN_HTTP_PATHS = frozenset({"/", "/metrics", "/v2/health/live", "/v2/health/rea
 
 
 class TokenFile:
-    """The tokens of a file, one per line (blank lines and '#' comments skipped). A mounted Secret
+    """The tokens of a file, one per line (blank lines and '#' comments skipped: `read_tokens`, which
+    the trainer's RewardScoringClient reads its token with too). A mounted Secret
     changes in place when it is rotated, so the file is re-read when its mtime or size changes
     (looked at no more than once a second)."""
 
@@ -55,8 +58,7 @@ class TokenFile:
                     return self._tokens
                 stamp = (st.st_mtime_ns, st.st_size)
                 if stamp != self._stamp:
-                    lines = (line.strip() for line in self.path.read_text().splitlines())
-                    tokens = tuple(line.encode() for line in lines if line and not line.startswith("#"))
+                    tokens = tuple(token.encode() for token in read_tokens(self.path.read_text()))
                     if tokens or self._stamp is None:  # an emptied file mid-rotation keeps the old tokens
                         self._tokens = tokens
                     self._stamp = stamp
@@ -143,7 +145,8 @@ def retry_after_header(seconds: float) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses an RPC before its handler runs; health and reflection stay open."""
+    """Refuses an RPC before its handler runs; health and reflection stay open. Every RPC behind it
+    (OIP, rlhf.v1.RewardScoring) is unary-unary."""
 
     def __init__(self, auth: Authenticator):
         self.auth = auth
@@ -159,23 +162,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         trailers = (("retry-after", retry_after_header(denial.retry_after)),) if denial.retry_after else ()
 
-        async def deny(request_or_iterator, context):
+        if not handler.unary_unary:
+            return None  # a streaming RPC added later: refused (UNIMPLEMENTED), never let through
+
+        async def deny(request, context):
             await context.abort(GRPC_CODES[denial.kind], denial.message, trailing_metadata=trailers)
 
-        wrap = {"request_deserializer": handler.request_deserializer,
-                "response_serializer": handler.response_serializer}
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(deny, **wrap)
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(deny, **wrap)
-
-        async def deny_stream(request_or_iterator, context):
-            await deny(request_or_iterator, context)
-            yield  # never reached: makes this an async generator, as streaming handlers are
-
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(deny_stream, **wrap)
-        return grpc.stream_stream_rpc_method_handler(deny_stream, **wrap)
+        return grpc.unary_unary_rpc_method_handler(deny, request_deserializer=handler.request_deserializer,
+                                                   response_serializer=handler.response_serializer)
 
 
 class RestAuthMiddleware:

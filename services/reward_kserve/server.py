@@ -231,6 +231,7 @@ class RewardModelServer(ModelServer):
             poll.cancel()
         rest.should_exit = True
         await asyncio.gather(grpc_server_.stop(self.config.grace_seconds), rest_task)
+        self.scoring.batcher.close()  # the model thread both protocols share
         print(f"{SERVICE} stopped", flush=True)
 
 

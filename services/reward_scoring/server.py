@@ -20,7 +20,7 @@ from rlhf.config import Config, ConfigError, ServiceConfig
 from rlhf.models import format_prompt, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, score_sequences, tokenize_texts
 from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service, frozen_model_info
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, model_info
 
 SERVICE = "reward-scoring"
 
@@ -70,8 +70,7 @@ def load_version(model_dir: str | Path, *, name: str = "0", service: str = SERVI
     directory) and the version number `name`."""
     model = load_reward_model(model_dir)
     tokenizer = load_tokenizer(model_dir)
-    info = frozen_model_info(service, model_name or str(model_dir), model, tokenizer)
-    info.version = int(name)
+    info = model_info(service, model_name or str(model_dir), model, tokenizer, version=int(name))
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     return RewardVersion(name, model, tokenizer, info)
 
@@ -93,9 +92,7 @@ def score_items(items: list[tuple[RewardVersion, list[int]]]) -> list[float]:
 def reward_batcher(service: str, config: Any) -> Batcher:
     """The Batcher of (version, token ids) items; `config` has the batching fields of
     ServiceConfig / RewardServingConfig. A pair costs its token count."""
-    return Batcher(service, score_items, max_batch_size=config.max_batch_size,
-                   max_batch_tokens=config.max_batch_tokens, max_wait_ms=config.batch_wait_ms,
-                   max_queue=config.max_queue, cost=lambda item: len(item[1]))
+    return Batcher.from_config(service, score_items, config, cost=lambda item: len(item[1]))
 
 
 class RewardScoringServicer(reward_scoring_pb2_grpc.RewardScoringServicer):
@@ -127,4 +124,5 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     version = load_version(service_config.model)
     servicer = RewardScoringServicer(lambda: version, reward_batcher(SERVICE, service_config))
     return Service(name=SERVICE, full_name="rlhf.v1.RewardScoring", servicer=servicer,
-                   add_to_server=reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server)
+                   add_to_server=reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server,
+                   batcher=servicer.batcher)

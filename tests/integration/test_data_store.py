@@ -11,7 +11,7 @@ import pytest
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.data_store import DataStoreClient
-from rlhf.data.records import dump_jsonl
+from rlhf.data.records import RecordKind, dump_jsonl
 from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
 
 
@@ -101,6 +101,14 @@ def test_records_round_trip(any_client):
     # The stored set is plain JSONL that the pipelines read back whole.
     stored = [json.loads(line) for line in any_client.get("records/prompts/train.jsonl").splitlines()]
     assert stored == prompts + [{"prompt": "one more"}]
+
+
+def test_record_kinds_are_checked_before_the_call(client):
+    for kind in ("unspecified", "PROMPTS", "texts"):
+        with pytest.raises(ValueError, match="expected one of prompts, demonstrations, comparisons, rollouts, text"):
+            client.put_records("kinds/bad", kind, [{"prompt": "p"}])
+    assert client.put_records("kinds/text", RecordKind.TEXT, [{"text": "t"}]) == 1
+    assert client.put_records("kinds/text", "text", [{"text": "u"}], append=True) == 2
 
 
 def test_comparisons_are_stored_in_normal_form(client):

@@ -4,6 +4,7 @@ INVALID_ARGUMENT naming the field, weight pushes are verified before they swap, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import signal
 import threading
@@ -15,12 +16,16 @@ import numpy as np
 import pytest
 import torch
 from prometheus_client.parser import text_string_to_metric_families
+from safetensors.torch import load as load_safetensors
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
+from rlhf.config import ServiceConfig
 from rlhf.models import load_policy, tokenizer_fingerprint, weights_revision
+from rlhf.models.weights import tied_groups
 from rlhf.proto.packing import pack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb
+from services.policy_inference import server as policy_server
 
 SERVICE = "policy-inference"
 MAX_LENGTH = 1024       # the tiny models' max_position_embeddings
@@ -238,6 +243,128 @@ def test_update_weights_changes_output_and_bumps_version(weights_client, policy)
     assert after.policy_version == info_after.version == info.version + 1
     assert info_after.revision == weights_revision(new) != info.revision
     assert_logprobs_match(new, after)
+
+
+def test_update_weights_defaults_to_the_next_version_and_casts(weights_client, policy):
+    info = weights_client.info()
+    new = perturbed(policy, seed=4)
+    assert weights_client.update_weights(new.state_dict(), dtype="bfloat16") == info.version + 1
+    # What the server holds: the weights rounded to bf16, cast back to its own fp32.
+    with torch.no_grad():
+        for tensor in new.state_dict().values():
+            tensor.copy_(tensor.to(torch.bfloat16))
+    after, info_after = greedy(weights_client), weights_client.info()
+    assert after.policy_version == info_after.version == info.version + 1
+    assert info_after.revision == weights_revision(new)
+    assert_logprobs_match(new, after)
+    with pytest.raises(ValueError, match="dtype"):
+        weights_client.update_weights(safetensors_bytes(new.state_dict()), dtype="bfloat16")
+
+
+def test_pushes_without_a_version_ask_get_info_only_when_they_must(weights_server, weights_client, policy):
+    """GetInfo makes the server hash new weights, so a client asks it for the version only before
+    its first push, and after another caller pushed (the server refuses the stale guess with
+    FAILED_PRECONDITION, having installed nothing)."""
+    def count(method: str, code: str = "OK") -> float:
+        return metric(weights_server.metrics_url, "rlhf_rpc_requests_total", service=SERVICE, method=method, code=code)
+
+    state = policy.state_dict()
+    serving = weights_client.info().version
+    infos, refused = count("GetInfo"), count("UpdateWeights", "FAILED_PRECONDITION")
+    with PolicyInferenceClient(weights_server.target, timeout=60) as trainer:
+        assert trainer.update_weights(state) == serving + 1
+        assert trainer.update_weights(state) == serving + 2
+        assert (count("GetInfo"), count("UpdateWeights", "FAILED_PRECONDITION")) == (infos + 1, refused)
+        assert weights_client.update_weights(state, version=serving + 5) == serving + 5
+        assert trainer.update_weights(state) == serving + 6
+        assert (count("GetInfo"), count("UpdateWeights", "FAILED_PRECONDITION")) == (infos + 2, refused + 1)
+    assert weights_client.info().version == serving + 6
+
+
+def test_safetensors_bytes_sends_a_tied_weight_once_and_casts_it_once(policy):
+    state = policy.state_dict()
+    groups = tied_groups(state)
+    assert [group for group in groups if len(group) > 1] == [["model.embed_tokens.weight", "lm_head.weight"]]
+    sent = load_safetensors(safetensors_bytes(state, torch.bfloat16))
+    assert sorted(sent) == sorted(group[0] for group in groups)
+    assert {tensor.dtype for tensor in sent.values()} == {torch.bfloat16}
+    assert len(safetensors_bytes(state, "bfloat16")) < 0.6 * len(safetensors_bytes(state))
+    with pytest.raises(ValueError, match="dtype 'int8'"):
+        safetensors_bytes(state, "int8")
+
+
+def test_the_revision_is_hashed_by_get_info_once_per_version_not_by_the_swap(tiny_models, tokenizer, monkeypatch):
+    model = load_policy(tiny_models["policy"])
+    servicer = policy_server.PolicyInferenceServicer(model, tokenizer, ServiceConfig(model=str(tiny_models["policy"])))
+    hashed: list[int] = []
+
+    def counting_revision(m):
+        hashed.append(servicer.version)
+        return weights_revision(m)
+
+    monkeypatch.setattr(policy_server, "weights_revision", counting_revision)
+    payload = safetensors_bytes(model.state_dict())
+    header = pb.WeightHeader(version=1, sha256=hashlib.sha256(payload).hexdigest(), total_bytes=len(payload))
+
+    async def scenario() -> list[common_pb2.ModelInfo]:
+        async def stream():
+            for message in chunks(header, payload):
+                yield message
+
+        try:
+            before = await servicer.GetInfo(common_pb2.GetInfoRequest(), None)
+            assert (await servicer.UpdateWeights(stream(), None)).version == 1
+            assert hashed == []  # the swap left the revision to GetInfo
+            return [before] + list(await asyncio.gather(
+                *[servicer.GetInfo(common_pb2.GetInfoRequest(), None) for _ in range(3)]))
+        finally:
+            servicer.batcher.close()
+
+    before, *after = asyncio.run(scenario())
+    assert hashed == [1]  # three concurrent GetInfo calls, one hash
+    assert before.version == 0 and all(info.version == 1 for info in after)
+    assert all(info.revision == weights_revision(model) == before.revision for info in after)  # same weights
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode):
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return "fake"
+
+
+def test_weight_pushes_are_retried_only_when_the_server_was_unreachable():
+    """A push whose deadline passed may still be installed: sending it again would fail
+    FAILED_PRECONDITION (or install twice), so only UNAVAILABLE is retried for UpdateWeights and
+    LoadWeights; Generate is retried on DEADLINE_EXCEEDED too."""
+    calls: list[str] = []
+    code = grpc.StatusCode.OK
+
+    class Stub:
+        def __getattr__(self, rpc):
+            def call(request, **_):
+                calls.append(rpc)
+                if rpc == "UpdateWeights":
+                    list(request)  # the stream is consumed, as a real call does
+                raise FakeRpcError(code)
+            return call
+
+    with PolicyInferenceClient("127.0.0.1:1", retries=2, backoff=0) as client:
+        client.stub = Stub()
+        for rpc, call, code, attempts in (
+                ("UpdateWeights", lambda: client.update_weights(b"weights", version=1), grpc.StatusCode.DEADLINE_EXCEEDED, 1),
+                ("UpdateWeights", lambda: client.update_weights(b"weights", version=1), grpc.StatusCode.UNAVAILABLE, 3),
+                ("LoadWeights", lambda: client.load_weights("file:///w.safetensors", 1), grpc.StatusCode.DEADLINE_EXCEEDED, 1),
+                ("LoadWeights", lambda: client.load_weights("file:///w.safetensors", 1), grpc.StatusCode.UNAVAILABLE, 3),
+                ("Generate", lambda: client.generate(["Hi"], max_new_tokens=1), grpc.StatusCode.DEADLINE_EXCEEDED, 3)):
+            calls.clear()
+            with pytest.raises(ServiceError) as caught:
+                call()
+            assert (caught.value.code, calls) == (code, [rpc] * attempts)
 
 
 def chunks(header: pb.WeightHeader, data: bytes, size: int = 64 << 10) -> list[pb.WeightChunk]:

@@ -180,6 +180,16 @@ def test_bearer_tokens_on_both_protocols(server, channel, http, token, code, mes
         assert reply.headers["www-authenticate"].startswith("Bearer")
 
 
+def test_the_trainers_client_reads_the_tokens_file_as_the_server_does(server, tokens_file, monkeypatch):
+    """RLHF_REWARD_TOKEN_FILE may be a file the server reads too, comment line first: the client
+    sends its first token (rlhf.auth_tokens.read_tokens), not the comment."""
+    assert tokens_file.read_text().startswith("# ")
+    monkeypatch.setenv("RLHF_REWARD_TOKEN_FILE", str(tokens_file))
+    with RewardScoringClient(server.target, timeout=TIMEOUT, retries=0) as client:
+        assert client.metadata == (("authorization", f"Bearer {TOKENS[0]}"),)
+        assert len(client.score(["Say hi."], ["Hi!"])) == 1
+
+
 def test_health_metrics_and_probes_need_no_token(server, channel, http):
     reply = health_pb2_grpc.HealthStub(channel).Check(
         health_pb2.HealthCheckRequest(service="inference.GRPCInferenceService"), timeout=TIMEOUT)

@@ -12,6 +12,11 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.data_store import DataStoreClient
+from rlhf.config import ServiceConfig
+from rlhf.data.records import RecordError
+from rlhf.proto.packing import PackingError
+from rlhf.storage import StoreError
+from services.runtime import Batcher, FailedPrecondition, InvalidArgument, Overloaded, status_of
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +63,31 @@ def test_messages_over_the_limit_are_refused_and_the_server_keeps_serving(server
         with pytest.raises(ServiceError, match="RESOURCE_EXHAUSTED"):
             client.put_records("big", "text", [{"text": "x" * (2 << 20)}])
         assert client.put_records("small", "text", [{"text": "fits"}]) == 1
+
+
+@pytest.mark.parametrize("exc, code", [
+    (InvalidArgument("prompts[0]: empty prompt"), grpc.StatusCode.INVALID_ARGUMENT),
+    (PackingError("prompt_ids: 3 bytes is not a whole number of 4-byte values"), grpc.StatusCode.INVALID_ARGUMENT),
+    (StoreError("key '/abs': must be relative"), grpc.StatusCode.INVALID_ARGUMENT),
+    (RecordError("jsonl line 2: field 'prompt' is missing"), grpc.StatusCode.INVALID_ARGUMENT),
+    (FailedPrecondition("version: 1 is not above the version serving (1)"), grpc.StatusCode.FAILED_PRECONDITION),
+    (Overloaded("queue full"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (FileNotFoundError("no/such/object"), grpc.StatusCode.NOT_FOUND),
+])
+def test_library_exceptions_map_to_status_codes_with_their_message(exc, code):
+    assert status_of(exc) == (code, str(exc))
+
+
+def test_other_exceptions_are_bugs():
+    assert status_of(ValueError("a bug")) is None
+    assert status_of(KeyError("a bug")) is None
+
+
+def test_batcher_from_config_takes_the_batching_fields():
+    config = ServiceConfig(max_batch_size=3, max_batch_tokens=100, batch_wait_ms=7.0, max_queue=9)
+    batcher = Batcher.from_config("svc", lambda items: items, config, cost=len)
+    try:
+        assert (batcher.max_batch_size, batcher.max_batch_tokens, batcher.max_wait, batcher.max_queue) == (3, 100, 0.007, 9)
+        assert batcher.cost("abcd") == 4
+    finally:
+        batcher.close()

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from rlhf.data.records import RecordKind
 from rlhf.proto import generate
-from rlhf.proto.packing import pack_floats, pack_tokens, unpack_floats, unpack_tokens
-from rlhf.proto.v1 import common_pb2
+from rlhf.proto.packing import (PackingError, pack_floats, pack_record_kind, pack_tokens, unpack_floats,
+                                unpack_record_kind, unpack_tokens)
+from rlhf.proto.v1 import common_pb2, data_store_pb2
 
 
 def test_committed_stubs_match_protos_byte_for_byte():
@@ -29,3 +31,18 @@ def test_packing_round_trips_ragged_batches():
 def test_malformed_token_bytes_name_the_field(batch, message):
     with pytest.raises(ValueError, match=f"prompt_ids: {message}"):
         unpack_tokens(batch, "prompt_ids")
+    with pytest.raises(PackingError):  # what the services' runtime answers INVALID_ARGUMENT
+        unpack_tokens(batch, "prompt_ids")
+
+
+def test_record_kinds_round_trip_and_refuse_unspecified():
+    for kind in RecordKind:
+        assert data_store_pb2.RecordKind.Name(pack_record_kind(kind.value)) == f"RECORD_KIND_{kind.name}"
+        assert unpack_record_kind(pack_record_kind(kind)) is kind
+    for kind in ("unspecified", "PROMPTS", "texts"):
+        with pytest.raises(PackingError, match=f"kind {kind!r}: expected one of prompts, demonstrations, "
+                                               "comparisons, rollouts, text"):
+            pack_record_kind(kind)
+    for value in (data_store_pb2.RECORD_KIND_UNSPECIFIED, 99):
+        with pytest.raises(PackingError, match=f"kind: {value} is not a record kind; use one of RECORD_KIND_PROMPTS"):
+            unpack_record_kind(value)

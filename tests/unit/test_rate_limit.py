@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from rlhf.auth_tokens import read_tokens
 from services.reward_kserve.auth import Authenticator, TokenBucket, TokenFile, retry_after_header
 
 
@@ -27,6 +28,11 @@ def test_bucket_allows_a_burst_then_the_rate():
     assert bucket.take() == 0.0
     clock.now += 10  # idle time refills up to the burst, no more
     assert [bucket.take() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(0.5)]
+
+
+def test_read_tokens_skips_blanks_and_comments():
+    assert read_tokens("# team a\nalpha\n\n  beta  \n  # retired: gamma\n") == ["alpha", "beta"]
+    assert read_tokens("# only a comment\n\n") == []
 
 
 def test_token_file_skips_blanks_and_comments_and_follows_rotation(tmp_path):
