@@ -23,8 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_dirs  # noqa: E402
-from pipelines.local import ServiceProcess as Service  # noqa: E402
-from pipelines.local import DEMO_SETS  # noqa: E402
+from pipelines.local import start_service, upload_demo_data  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import Generation  # noqa: E402
@@ -46,8 +45,8 @@ class LocalPolicy:
     def info(self):
         return SimpleNamespace(version=0, tokenizer_fingerprint=tokenizer_fingerprint(self.trainer.tokenizer))
 
-    def update_weights(self, weights, version: int) -> int:
-        return version
+    def update_weights(self, weights, version: int | None = None, dtype=None) -> int:
+        return version or 0
 
     def generate(self, *, prompt_ids, max_new_tokens, temperature, seed, **_) -> Generation:
         tok = self.trainer.tokenizer
@@ -59,7 +58,10 @@ class LocalPolicy:
                              eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
         self.trainer.policy.train(was_training)
         return Generation(prompt_ids=prompt_ids, completion_ids=[np.asarray(c.token_ids) for c in out],
-                          logprobs=[np.asarray(c.logprobs, dtype=np.float32) for c in out], texts=[], finish_reasons=[c.finish_reason for c in out],
+                          logprobs=[np.asarray(c.logprobs, dtype=np.float32) for c in out],
+                          # Decoded here as policy-inference decodes them: the trainer scores these texts.
+                          texts=tok.batch_decode([c.token_ids for c in out], skip_special_tokens=True),
+                          finish_reasons=[c.finish_reason for c in out],
                           policy_version=0, n=1)
 
     def close(self) -> None:
@@ -119,19 +121,16 @@ def main() -> None:
     config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
     config.ppo.output_dir = str(Path(store_dir) / "out")
     config.ppo.eval_every = 0
-    services = {"data_store": Service("data-store", "--store", f"file://{store_dir}/store"),
-                "policy_inference": Service("policy-inference", "--model", str(policy_dir)),
-                # As the embedded runner starts them: Score and LogProbs run concurrently, one thread each.
-                "reward_scoring": Service("reward-scoring", "--model", str(rm_dir), "--torch-threads", "1"),
-                "reference_kl": Service("reference-kl", "--model", str(policy_dir), "--torch-threads", "1")}
+    # As the embedded runner starts them (pipelines.local.TORCH_THREADS).
+    services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
+                "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
+                "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),
+                "reference_kl": start_service("reference_kl", "--model", str(policy_dir))}
     try:
         for section, service in services.items():
-            getattr(config.services, section).port = int(service.target.rsplit(":", 1)[1])
-        from importlib import resources
-        demo = resources.files("rlhf.data") / "demo"
+            getattr(config.services, section).port = service.port
         with DataStoreClient(services["data_store"].target) as store:
-            for record_set, (kind, filename) in DEMO_SETS.items():
-                store.put_records(record_set, kind, (demo / filename).read_bytes())
+            upload_demo_data(store)
         remote = measure(copy.deepcopy(config), args.steps, None)
         local = measure(copy.deepcopy(config), args.steps, (policy_dir, rm_dir))
     finally:

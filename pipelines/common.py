@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from rlhf.config import Config, service_address
+from rlhf.data.records import RecordSets
 
 
 def resolve_model(name: str) -> Path:
@@ -68,6 +69,11 @@ class MetricsLog:
                     self._gauges[key].set(value)
 
 
+def wins_against(labeler, records: list[dict], mine: list[str], reference: list[str]) -> list[bool]:
+    """Per prompt: did the labeler rank `mine` above `reference` (the SFT policy's completion)?"""
+    return [labeler.rank(record, [a, b])[0] == 0 for record, a, b in zip(records, mine, reference)]
+
+
 def publish(local_dir: Path, uri: str, stage: str) -> None:
     """Uploads a stage's output directory to `uri` (its `output_uri`), if one is set."""
     if uri:
@@ -75,6 +81,12 @@ def publish(local_dir: Path, uri: str, stage: str) -> None:
 
         objects = upload_dir(local_dir, uri)
         print(f"{stage}: uploaded {len(objects)} files to {uri}", flush=True)
+
+
+def metrics_path(output_dir: str | Path) -> Path:
+    """Where a stage logs its per-step metrics: next to its output directory, <dir>_metrics.jsonl."""
+    output_dir = Path(output_dir)
+    return output_dir.parent / f"{output_dir.name}_metrics.jsonl"
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -90,4 +102,4 @@ def data_store(config: Config):
 
 def all_records(store, record_set: str) -> list[dict]:
     """Every record of a set, in stored order (a set is the object records/<set>.jsonl)."""
-    return [json.loads(line) for line in store.get(f"records/{record_set}.jsonl").decode().splitlines() if line]
+    return [json.loads(line) for line in store.get(RecordSets.key(record_set)).decode().splitlines() if line]

@@ -15,14 +15,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import all_records, data_store, read_jsonl, resolve_model
+from pipelines.common import all_records, data_store, metrics_path, read_jsonl, resolve_model, wins_against
 from rlhf.algos.ppo import ptx_loss
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler, satisfaction
-from rlhf.models import format_prompt, load_policy, load_tokenizer
+from rlhf.models import load_policy, load_tokenizer
+from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
 from rlhf.storage import read_uri, write_uri
 from rlhf.storage.dirs import is_uri
 
@@ -38,15 +39,18 @@ def wilson_interval(wins: float, n: int, z: float = 1.96) -> tuple[float, float]
 
 
 def perplexity(model, tokenizer, texts: list[str], max_length: int = 256, batch: int = 8) -> float:
-    """exp(mean next-token NLL) over all tokens of the texts."""
+    """exp(mean next-token NLL) over every token after the first of each text: the PPO-ptx loss,
+    computed by the trainer's own code (a 1-token "prompt" and the rest as the completion)."""
     total_nll = total_tokens = 0.0
     with torch.no_grad():
         for start in range(0, len(texts), batch):
-            enc = tokenizer(texts[start:start + batch], add_special_tokens=False, padding=True, truncation=True,
-                            max_length=max_length, return_tensors="pt")
-            logits = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits
-            tokens = (enc.attention_mask[:, 1:] * enc.attention_mask[:, :-1]).sum().item()
-            total_nll += ptx_loss(logits, enc.input_ids, enc.attention_mask).item() * tokens
+            ids = [tokenizer(t, add_special_tokens=False).input_ids[:max_length] for t in texts[start:start + batch]]
+            ids = [s for s in ids if len(s) > 1]
+            if not ids:
+                continue
+            logprobs, mask = padded_completion_logprobs(model, ids, [1] * len(ids))
+            tokens = mask.sum().item()
+            total_nll += ptx_loss(logprobs, mask).item() * tokens
             total_tokens += tokens
     return math.exp(total_nll / max(total_tokens, 1))
 
@@ -60,8 +64,7 @@ def evaluate(config: Config) -> dict:
     with data_store(config) as store:
         prompts = all_records(store, cfg.prompts)[:cfg.max_prompts]
         general = [r["text"] for r in all_records(store, cfg.general_heldout)[:cfg.max_general]]
-    prompt_ids = [tokenizer(format_prompt(tokenizer, r["prompt"]), add_special_tokens=False).input_ids
-                  for r in prompts]
+    prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
 
     results: dict[str, dict] = {}
     samples: dict[str, list[str]] = {}
@@ -70,11 +73,11 @@ def evaluate(config: Config) -> dict:
             ReferenceKLClient(service_address(config, "reference_kl"), timeout=300) as reference_client:
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
             model = load_policy(resolve_model(model_dir))
-            policy_client.update_weights(model.state_dict(), version=policy_client.info().version + 1)
+            policy_client.update_weights(model.state_dict())
             gen = policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
                                          temperature=cfg.temperature, seed=cfg.seed)
             completions = [c.tolist() for c in gen.completion_ids]
-            texts = [tokenizer.decode(c, skip_special_tokens=True) for c in completions]
+            texts = gen.texts
             scores = reward_client.score([r["prompt"] for r in prompts], texts)
             kl = reference_client.logprobs([p + c for p, c in zip(prompt_ids, completions)],
                                            [len(p) for p in prompt_ids], policy_logprobs=gen.logprobs)
@@ -93,7 +96,7 @@ def evaluate(config: Config) -> dict:
         if name == "SFT":
             wins = len(prompts) / 2  # SFT against itself: 50% by definition
         else:
-            wins = sum(labeler.rank(r, [mine, ref])[0] == 0 for r, mine, ref in zip(prompts, texts, samples["SFT"]))
+            wins = sum(wins_against(labeler, prompts, texts, samples["SFT"]))
         low, high = wilson_interval(wins, len(prompts))
         results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high)
 
@@ -130,11 +133,11 @@ def training_history(model: str) -> list[dict]:
     """A PPO run's per-step metrics: next to its directory, or inside it when it came from the store."""
     if is_uri(model):
         return read_jsonl(resolve_model(model) / "training_metrics.jsonl")
-    return read_jsonl(Path(model).parent / f"{Path(model).name}_metrics.jsonl")
+    return read_jsonl(metrics_path(model))
 
 
 def write_plots(out: Path, histories: dict[str, list[dict]]) -> list[str]:
-    """reward.png, kl.png, win_rate.png over PPO steps, one line per PPO run."""
+    """reward_mean.png, kl.png, win_rate.png over PPO steps, one line per PPO run."""
     import matplotlib
 
     matplotlib.use("Agg")

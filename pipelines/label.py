@@ -10,7 +10,8 @@ from pipelines.common import all_records, data_store, resolve_model
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import format_prompt, load_policy, load_tokenizer
+from rlhf.models import load_policy, load_tokenizer
+from rlhf.models.scoring import instruction_ids
 
 
 def label(config: Config) -> dict[str, int]:
@@ -27,7 +28,7 @@ def label(config: Config) -> dict[str, int]:
             PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600) as policy:
         # Sample from exactly this SFT model, whatever the service was serving before (a long-lived
         # service may hold the last PPO policy of an earlier run).
-        policy.update_weights(load_policy(sft_dir).state_dict(), version=policy.info().version + 1)
+        policy.update_weights(load_policy(sft_dir).state_dict())
         for split, record_set, count in (("train", cfg.prompts, cfg.num_prompts),
                                          ("heldout", cfg.heldout_prompts, cfg.num_heldout)):
             records = all_records(store, record_set)
@@ -36,11 +37,10 @@ def label(config: Config) -> dict[str, int]:
             batch = 8
             for start in tqdm(range(0, len(chosen), batch), desc=f"label[{split}]", unit="batch"):
                 prompts = [records[i] for i in chosen[start:start + batch]]
-                prompt_ids = [tokenizer(format_prompt(tokenizer, r["prompt"]), add_special_tokens=False).input_ids
-                              for r in prompts]
+                prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
                 gen = policy.generate(prompt_ids=prompt_ids, n=cfg.k, max_new_tokens=cfg.max_new_tokens,
                                       temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + start)
-                texts = [tokenizer.decode(c.tolist(), skip_special_tokens=True) for c in gen.completion_ids]
+                texts = gen.texts
                 for i, record in enumerate(prompts):
                     comparisons.append(labeler.label(record, texts[i * cfg.k:(i + 1) * cfg.k]))
             sizes[split] = store.put_records(f"{cfg.output}/{split}", "comparisons", comparisons)

@@ -46,7 +46,7 @@ STAGES = {
 }
 
 
-def stage_args(stage: str, overrides: dict[str, object], positional: list[str] | None = None) -> list[str]:
+def stage_args(overrides: dict[str, object], positional: list[str] | None = None) -> list[str]:
     """`--config` plus one `--set section.field=value` per override (values as JSON, which the
     config loader reads as YAML)."""
     args = [*(positional or []), "--config", CONFIG_PATH]
@@ -178,7 +178,7 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     The services it calls start on 127.0.0.1 first: the model services serve `models[section]`
     (a directory or store URI), data-store serves the config's store."""
     from pipelines.common import resolve_model
-    from pipelines.local import ServiceProcess
+    from pipelines.local import ServiceProcess, start_service
     from rlhf.config import load_config
 
     config = load_config(config_file)
@@ -189,11 +189,10 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     started: list[ServiceProcess] = []
     try:
         for section in spec.services:
-            name = section.replace("_", "-")
-            extra = ["--store", config.store.uri] if section == "data_store" else \
-                ["--model", str(resolve_model(models[section])), "--torch-threads", "1"]
-            proc = ServiceProcess(name, "--host", "127.0.0.1", *extra, log_path=logs / f"{stage}-{name}.log",
-                                  timeout=config.run.service_start_timeout)
+            source = ["--store", config.store.uri] if section == "data_store" else \
+                ["--model", str(resolve_model(models[section]))]
+            proc = start_service(section, *source, log_path=logs / f"{stage}-{section.replace('_', '-')}.log",
+                                 timeout=config.run.service_start_timeout)
             started.append(proc)
             env[f"RLHF_{section.upper()}_ADDR"] = proc.target
         command = [sys.executable, "-m", "pipelines.cli", *spec.command[1:],
@@ -263,7 +262,7 @@ class Run:
 
     def stage(self, stage: str, overrides: dict[str, object], positional: list[str] | None = None,
               models: dict[str, str] | None = None, workers: int = 1, gpus_per_worker: int = 0) -> None:
-        args = stage_args(stage, overrides, positional)
+        args = stage_args(overrides, positional)
         if self.mode == "local":
             run_locally(stage, args, self.local_config, models or {}, str(self.local_dir / "logs"))
         else:

@@ -92,6 +92,17 @@ class ServiceProcess:
         return code
 
 
+# Score and LogProbs run at the same time on one machine: one torch thread each, not two on two cores.
+TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}
+
+
+def start_service(section: str, *args: str, log_path: Path | None = None, timeout: float = 300) -> ServiceProcess:
+    """The service of config section `section` on 127.0.0.1 (a free port), as this machine runs it."""
+    threads = ["--torch-threads", str(TORCH_THREADS[section])] if section in TORCH_THREADS else []
+    return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, *threads, log_path=log_path,
+                          timeout=timeout)
+
+
 def run_paths(config: Config, run_dir: Path) -> Config:
     """Points every stage's inputs and outputs into run_dir."""
     models = run_dir / "models"
@@ -152,25 +163,23 @@ def run_local(config: Config) -> Path:
         print(f"run: {name} took {timings[name]:.0f}s", flush=True)
         return result
 
-    def serve(name: str, section: str, *args: str) -> None:
-        log_path = run_dir / "logs" / f"{name}.log"
-        services[name] = ServiceProcess(name, "--host", "127.0.0.1", *args, log_path=log_path,
-                                        timeout=config.run.service_start_timeout)
+    def serve(section: str, *args: str) -> None:
+        log_path = run_dir / "logs" / f"{section.replace('_', '-')}.log"
+        services[section] = start_service(section, *args, log_path=log_path, timeout=config.run.service_start_timeout)
         getattr(config.services, section).host = "127.0.0.1"
-        getattr(config.services, section).port = services[name].port
-        print(f"run: {name} on {services[name].target} (log {log_path})", flush=True)
+        getattr(config.services, section).port = services[section].port
+        print(f"run: {services[section].name} on {services[section].target} (log {log_path})", flush=True)
 
     try:
-        serve("data-store", "data_store", "--store", config.store.uri)
+        serve("data_store", "--store", config.store.uri)
         with data_store(config) as store:
             upload_demo_data(store)
         sft_dir = stage("sft", train_sft, config)
-        serve("policy-inference", "policy_inference", "--model", str(sft_dir))
-        # Score and LogProbs run at the same time on one machine: one thread each, not two on two cores.
-        serve("reference-kl", "reference_kl", "--model", str(sft_dir), "--torch-threads", "1")
+        serve("policy_inference", "--model", str(sft_dir))
+        serve("reference_kl", "--model", str(sft_dir))
         stage("label", label, config)
         rm_dir = stage("rm", train_rm, config)
-        serve("reward-scoring", "reward_scoring", "--model", str(rm_dir), "--torch-threads", "1")
+        serve("reward_scoring", "--model", str(rm_dir))
         for run_name, ptx_coef in (("ppo", config.ppo.ptx_coef), ("ppo_ptx", config.run.ptx_coef)):
             ppo_config = dataclasses.replace(config, ppo=dataclasses.replace(
                 config.ppo, run_name=run_name, ptx_coef=ptx_coef, output_dir=str(run_dir / "models" / run_name)))

@@ -9,32 +9,35 @@ and nccl on GPU, prompts sharded by rank, only rank 0 pushes weights and writes 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import shutil
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
+from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
+                              seed_everything, wins_against)
 from rlhf.algos import ppo as algo
+from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import (format_prompt, load_policy, load_reward_model, load_tokenizer, token_scores,
+from rlhf.models import (load_policy, load_reward_model, load_tokenizer, token_scores,
                          tokenizer_fingerprint, weights_revision)
 from rlhf.models.loading import save_model
-from rlhf.models.scoring import left_pad, padded_completion_logprobs
+from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
 
 
 @dataclass
@@ -160,7 +163,7 @@ class Trainer:
 
             registry = prom.CollectorRegistry()
             prom.start_http_server(cfg.metrics_port, registry=registry)
-        self.log = MetricsLog(self.output.parent / f"{self.output.name}_metrics.jsonl", "ppo", registry)
+        self.log = MetricsLog(metrics_path(self.output), "ppo", registry)
         self.checkpoint_prefix = f"checkpoints/{cfg.run_name}"
 
     # ---- services -------------------------------------------------------------------------------
@@ -177,12 +180,7 @@ class Trainer:
         """Rank 0 streams the policy to policy-inference; everyone waits so the next rollout uses it."""
         version = 0
         if self.rank == 0:
-            dtype = getattr(torch, self.cfg.push_dtype)
-            cast: dict[int, torch.Tensor] = {}  # by storage, so tied weights stay one tensor (sent once)
-            weights = {name: cast.setdefault(t.data_ptr(), t.detach().to(dtype) if t.is_floating_point() else t)
-                       for name, t in self.policy.state_dict().items()}
-            current = self.policy_client.info().version
-            version = self.policy_client.update_weights(weights, version=current + 1)
+            version = self.policy_client.update_weights(self.policy.state_dict(), dtype=self.cfg.push_dtype)
         if self.world > 1:
             dist.barrier()
         return version
@@ -197,10 +195,12 @@ class Trainer:
                 "kl_ctl": self.kl_ctl.state_dict(), "sft_texts": self.sft_texts,
                 "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
             }
-            buffer = io.BytesIO()
-            torch.save(state, buffer)
             key = f"{self.checkpoint_prefix}/step-{self.step:06d}.pt"
-            info = self.store.put(key, buffer.getvalue())
+            # Through a temp file the client streams from: a checkpoint (both models, both optimizers)
+            # is several GB, and a bytes copy would double it in memory.
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.save(state, Path(tmp) / "checkpoint.pt")
+                info = self.store.put(key, Path(tmp) / "checkpoint.pt")
             # The pointer is written last: a crash before it leaves the previous checkpoint current.
             self.store.put(f"{self.checkpoint_prefix}/latest.json",
                            json.dumps({"step": self.step, "key": key, "sha256": info.sha256}).encode())
@@ -213,11 +213,13 @@ class Trainer:
     def load_checkpoint(self) -> bool:
         try:
             pointer = json.loads(self.store.get(f"{self.checkpoint_prefix}/latest.json"))
-        except Exception as exc:  # no checkpoint yet
-            if "NOT_FOUND" in str(exc):
+        except ServiceError as exc:
+            if exc.code == grpc.StatusCode.NOT_FOUND:  # no checkpoint yet
                 return False
             raise
-        state = torch.load(io.BytesIO(self.store.get(pointer["key"])), weights_only=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            self.store.get_to_file(pointer["key"], Path(tmp) / "checkpoint.pt")
+            state = torch.load(Path(tmp) / "checkpoint.pt", weights_only=False)
         self.policy.load_state_dict(state["policy"])
         self.value_model.load_state_dict(state["value"])
         self.policy_opt.load_state_dict(state["policy_opt"])
@@ -240,13 +242,13 @@ class Trainer:
         cfg, tok = self.cfg, self.tokenizer
         records, self.cursor = self.store.sample_records(cfg.prompts, cfg.prompts_per_step, cfg.seed, self.cursor)
         records = self.my_shard(records)
-        prompt_ids = [tok(format_prompt(tok, r["prompt"]), add_special_tokens=False).input_ids for r in records]
+        prompt_ids = instruction_ids(tok, [r["prompt"] for r in records])
         t0 = time.perf_counter()
         gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
                                           temperature=cfg.temperature,
                                           seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
         completions = [c.tolist() for c in gen.completion_ids]
-        texts = [tok.decode(c, skip_special_tokens=True) for c in completions]
+        texts = gen.texts
         rollouts = Rollouts.build(prompt_ids, completions)
         t1 = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:  # reward and reference at the same time
@@ -302,11 +304,12 @@ class Trainer:
                                                      cfg.clip_range)
                 vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mask[idx],
                                                     cfg.value_clip_range)
-                loss = pg_loss + cfg.value_coef * vf_loss
+                # The value model has its own parameters and optimizer, so no weight between the two.
+                loss = pg_loss + vf_loss
                 if ptx:
                     # The pretraining LM loss: mean NLL over the ptx tokens.
                     ptx_logprobs = all_logprobs[len(idx):].float()
-                    ptx_loss = -algo.masked_mean(ptx_logprobs, right_align(ptx.mask(), ptx_logprobs.shape[1]))
+                    ptx_loss = algo.ptx_loss(ptx_logprobs, right_align(ptx.mask(), ptx_logprobs.shape[1]))
                     loss = loss + cfg.ptx_coef * ptx_loss
                     stats.setdefault("ptx_loss", []).append(ptx_loss.item())
                 loss.backward()
@@ -327,9 +330,10 @@ class Trainer:
         version = self.push_weights()
         t2 = time.perf_counter()
         if self.rank == 0:
-            self.store.put_records(f"rollouts/{cfg.run_name}", "rollouts", [
+            # One set per step: appending would rewrite the whole run's rollouts every step.
+            self.store.put_records(f"rollouts/{cfg.run_name}/step-{self.step:06d}", "rollouts", [
                 {"step": self.step, "prompt": r["prompt"], "completion": text, "reward": float(score)}
-                for r, text, score in zip(data["records"], data["texts"], data["scores"])], append=True)
+                for r, text, score in zip(data["records"], data["texts"], data["scores"])])
         return {
             "step": self.step, "reward_mean": all_mean(data["scores"].mean().item(), self.world),
             "kl": mean_kl, "kl_coef": kl_coef,
@@ -341,18 +345,12 @@ class Trainer:
         }
 
     # ---- in-training evaluation (for the win-rate plot) -----------------------------------------
-    def eval_win_rate(self, heldout: list[dict], sft_texts: list[str] | None) -> tuple[float, list[str]]:
-        """Rank 0: win rate of the current policy against the SFT completions on held-out prompts."""
-        tok = self.tokenizer
-        prompt_ids = [tok(format_prompt(tok, r["prompt"]), add_special_tokens=False).input_ids for r in heldout]
-        gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=self.cfg.max_new_tokens,
-                                          temperature=0.7, seed=self.cfg.seed + 7)
-        texts = [tok.decode(c.tolist(), skip_special_tokens=True) for c in gen.completion_ids]
-        if sft_texts is None:
-            return 0.5, texts
-        labeler = SimulatedLabeler(seed=self.cfg.seed)
-        wins = [labeler.rank(r, [mine, ref])[0] == 0 for r, mine, ref in zip(heldout, texts, sft_texts)]
-        return float(np.mean(wins)), sft_texts
+    def sample_heldout(self, heldout: list[dict]) -> list[str]:
+        """Rank 0: the served policy's completions of the held-out prompts (fixed seed)."""
+        gen = self.policy_client.generate(prompt_ids=instruction_ids(self.tokenizer, [r["prompt"] for r in heldout]),
+                                          max_new_tokens=self.cfg.max_new_tokens, temperature=0.7,
+                                          seed=self.cfg.seed + 7)
+        return gen.texts
 
     def run(self) -> Path:
         cfg = self.cfg
@@ -364,13 +362,15 @@ class Trainer:
         if self.rank == 0 and cfg.eval_every > 0:
             heldout = all_records(self.store, cfg.eval_prompts)[:cfg.eval_size]
             if self.sft_texts is None:  # step 0: the policy is still the SFT model
-                _, self.sft_texts = self.eval_win_rate(heldout, None)
+                self.sft_texts = self.sample_heldout(heldout)
         progress = tqdm(range(self.step, cfg.steps), desc=f"ppo[{cfg.run_name}]", unit="step",
                         disable=self.rank != 0, initial=self.step, total=cfg.steps)
         for _ in progress:
             metrics = self.train_step()
             if heldout and self.step % cfg.eval_every == 0:
-                metrics["win_rate"], _ = self.eval_win_rate(heldout, self.sft_texts)
+                wins = wins_against(SimulatedLabeler(seed=cfg.seed), heldout, self.sample_heldout(heldout),
+                                    self.sft_texts)
+                metrics["win_rate"] = float(np.mean(wins))
             if self.rank == 0:
                 self.log.write(**metrics)
                 progress.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl']:.3f}")

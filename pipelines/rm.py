@@ -13,13 +13,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
+from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
+                              seed_everything)
 from pipelines.sft import epoch_batches
 from rlhf.algos.reward import ranking_loss, ranking_pairs, reward_bias_shift
 from rlhf.config import Config
-from rlhf.models import last_token_scores, load_reward_model, load_tokenizer
+from rlhf.models import load_reward_model, load_tokenizer
 from rlhf.models.loading import save_model
-from rlhf.models.scoring import reward_inputs
+from rlhf.models.scoring import reward_inputs, sequence_scores, tokenize_texts
 from rlhf.storage import write_uri
 
 
@@ -35,12 +36,17 @@ def comparison_groups(records: list[dict]) -> list[tuple[str, list[str], list[in
 
 
 def score_groups(model, tokenizer, groups, max_length: int, bf16: bool) -> torch.Tensor:
-    """Flat rewards of every completion of every group, in group order, one forward pass."""
+    """Flat rewards of every completion of every group, in group order, one forward pass, tokenized
+    and read exactly as the reward service does. Pairs are never truncated (the reward is read at
+    the last token), so a longer one is an error."""
     texts = [reward_inputs(tokenizer, prompt, c) for prompt, completions, _ in groups for c in completions]
-    encoded = tokenizer(texts, add_special_tokens=False, padding=True, truncation=True, max_length=max_length,
-                        return_tensors="pt")
+    sequences = tokenize_texts(tokenizer, texts)
+    for ids, text in zip(sequences, texts):
+        if len(ids) > max_length:
+            raise ValueError(f"rm.max_length: a (prompt, completion) pair is {len(ids)} tokens, max {max_length} "
+                             f"(starts {text[:60]!r}); raise rm.max_length or drop the record")
     with autocast(bf16):
-        return last_token_scores(model, encoded.input_ids, encoded.attention_mask).float()
+        return sequence_scores(model, sequences).float()
 
 
 def evaluate_accuracy(model, tokenizer, groups, max_length: int, bf16: bool, batch: int = 8) -> float:
@@ -71,7 +77,7 @@ def train_rm(config: Config) -> Path:
     batches = epoch_batches(len(groups), cfg.prompts_per_batch, cfg.epochs, cfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     output = Path(cfg.output_dir)
-    log = MetricsLog(output.parent / f"{output.name}_metrics.jsonl", "rm")
+    log = MetricsLog(metrics_path(output), "rm")
 
     progress = tqdm(batches, desc="rm", unit="step")
     for step, indices in enumerate(progress):

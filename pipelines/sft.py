@@ -9,17 +9,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import MetricsLog, all_records, autocast, data_store, publish, resolve_model, seed_everything
+from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
+                              seed_everything)
 from rlhf.algos.sft import sft_loss
 from rlhf.config import Config
-from rlhf.models import format_prompt, load_policy, load_tokenizer
+from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.loading import save_model
+from rlhf.models.scoring import instruction_ids
 
 
 def encode_pair(tokenizer, prompt: str, completion: str, max_length: int) -> tuple[list[int], int]:
     """Token ids of the formatted prompt followed by the completion and EOS, cut to max_length;
-    returns (ids, number of prompt tokens). Shared by SFT, the reward model and PPO-ptx."""
-    prompt_ids = tokenizer(format_prompt(tokenizer, prompt), add_special_tokens=False).input_ids
+    returns (ids, number of prompt tokens)."""
+    (prompt_ids,) = instruction_ids(tokenizer, [prompt])
     completion_ids = tokenizer(completion, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
     ids = (prompt_ids + completion_ids)[:max_length]
     return ids, min(len(prompt_ids), len(ids))
@@ -62,7 +64,7 @@ def train_sft(config: Config) -> Path:
     warmup = max(1, len(batches) // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     output = Path(cfg.output_dir)
-    log = MetricsLog(output.parent / f"{output.name}_metrics.jsonl", "sft")
+    log = MetricsLog(metrics_path(output), "sft")
 
     progress = tqdm(batches, desc="sft", unit="step")
     for step, indices in enumerate(progress):

@@ -41,9 +41,9 @@ class ServiceConfig:
     max_queue: int = 1024
     """Most items waiting for a batch; beyond it requests fail fast with RESOURCE_EXHAUSTED."""
     model: str = ""
-    """Model directory (or store URI) the service loads; unused by data-store."""
+    """Model directory the service loads; unused by data-store."""
     store: str = ""
-    """Store URI (file://DIR or s3://BUCKET) for data-store and for LoadWeights."""
+    """Store URI (file://DIR or s3://BUCKET) data-store serves; "" means store.uri."""
     torch_threads: int = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
     services that run at the same time share the cores: give them fewer each."""
@@ -192,7 +192,7 @@ class PPOConfig:
     prompts: str = "prompts/train"
     """Record set (kind prompts) sampled each rollout step."""
     ptx_data: str = "general/train"
-    """Record set (kind prompts, field "text") of pretraining text for the ptx loss."""
+    """Record set (kind text) of pretraining text for the ptx loss."""
     output_dir: str = "runs/latest/models/ppo"
     """Where the final policy is written."""
     output_uri: str = ""
@@ -235,12 +235,10 @@ class PPOConfig:
     """PPO ratio clip."""
     value_clip_range: float = 0.2
     """Value-function clip."""
-    value_coef: float = 1.0
-    """Weight of the value loss (the value model has its own optimizer; this scales its gradient)."""
     max_grad_norm: float = 1.0
     """Gradient clipping for both models."""
     max_length: int = 256
-    """Longest prompt + completion; ptx texts are truncated to it."""
+    """Tokens kept of each pretraining text in the ptx loss (completions are bounded by max_new_tokens)."""
     checkpoint_every: int = 2
     """Write a checkpoint every N steps (and at the end); 0 writes only the last."""
     keep_checkpoints: int = 2

@@ -14,10 +14,12 @@ towards a target KL (`AdaptiveKLController`, Ziegler et al. 2019, sec. 2.2).
 
 One PPO-ptx minibatch step minimises
 
-    policy_loss + vf_coef * value_loss + gamma_ptx * ptx_loss
+    policy_loss + value_loss + gamma_ptx * ptx_loss
 
 where `ptx_loss` is the LM negative log-likelihood of a pretraining batch, so gamma_ptx scales the
-pretraining gradient relative to the PPO gradient (InstructGPT sec. 3.5, "PPO-ptx").
+pretraining gradient relative to the PPO gradient (InstructGPT sec. 3.5, "PPO-ptx"). The policy
+and the value model share no parameters and have optimizers of their own, so the value loss needs
+no weight.
 
 Tensors are (B, T) over the completion tokens with `mask` 1 on valid tokens and 0 on padding;
 valid tokens of a row are contiguous (padding on either side).
@@ -26,8 +28,6 @@ valid tokens of a row are contiguous (padding on either side).
 from __future__ import annotations
 
 import torch
-
-from rlhf.algos.sft import sft_loss
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -151,17 +151,15 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
     return loss, stats
 
 
-def ptx_loss(logits: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The pretraining LM loss of PPO-ptx: mean next-token NLL over every real token of a
-    pretraining batch that has a real token before it (`sft_loss` with all such tokens targeted).
-
-    Requiring a real predecessor matters under left padding: the first real token would otherwise
-    be "predicted" from a pad position. The objective adds gamma_ptx * ptx_loss to the PPO loss
+def ptx_loss(logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The pretraining LM loss of PPO-ptx: mean next-token NLL over the masked tokens of a
+    pretraining batch. The trainer and the alignment-tax perplexity both get `logprobs, mask` from
+    `rlhf.models.scoring.padded_completion_logprobs` with a 1-token "prompt", so every token that
+    has a real token before it is a target (under left padding the first real token would otherwise
+    be "predicted" from a pad position). The objective adds gamma_ptx * ptx_loss to the PPO loss
     (InstructGPT sec. 3.5), which limits the "alignment tax" on public NLP tasks.
     """
-    has_predecessor = torch.zeros_like(attention_mask)
-    has_predecessor[:, 1:] = attention_mask[:, :-1]
-    return sft_loss(logits, input_ids, attention_mask * has_predecessor)
+    return -masked_mean(logprobs, mask)
 
 
 class KLController:

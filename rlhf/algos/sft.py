@@ -3,7 +3,8 @@
 InstructGPT (Ouyang et al. 2022, sec. 3.5) fine-tunes the pretrained model on labeler
 demonstrations with the ordinary causal-LM objective. The prompt is context, not a target: only
 the tokens the model is asked to write count in the loss. The same masked loss, with every real
-token as a target, is the pretraining term of PPO-ptx (`rlhf.algos.ppo.ptx_loss`).
+token that has a real predecessor as a target, is the pretraining term of PPO-ptx
+(`rlhf.algos.ppo.ptx_loss`).
 
 Convention used throughout: `loss_mask[b, t] = 1` means "token t of row b is a target", i.e. the
 prediction made by `logits[b, t - 1]` counts. Position 0 is never a target (nothing predicts it).

@@ -1,9 +1,8 @@
 """Who ranks completions for the reward model: the `Labeler` interface, the simulated labeler the
 demo uses, and the constraint checkers it (and evaluation) relies on."""
 
-from rlhf.labelers.base import Labeler, comparison_record, validate_ranking
+from rlhf.labelers.base import Labeler, comparison_record
 from rlhf.labelers.constraints import CONSTRAINT_TYPES, check, satisfaction
 from rlhf.labelers.simulated import SimulatedLabeler
 
-__all__ = ["CONSTRAINT_TYPES", "Labeler", "SimulatedLabeler", "check", "comparison_record", "satisfaction",
-           "validate_ranking"]
+__all__ = ["CONSTRAINT_TYPES", "Labeler", "SimulatedLabeler", "check", "comparison_record", "satisfaction"]

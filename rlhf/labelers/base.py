@@ -9,22 +9,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-
-def validate_ranking(ranking: list[int], k: int) -> None:
-    """Raise ValueError unless `ranking` is a permutation of range(k): a labeler that drops or
-    repeats a completion would silently corrupt the C(K,2) pairs the reward model trains on."""
-    if sorted(ranking) != list(range(k)):
-        raise ValueError(f"ranking {ranking!r} is not a permutation of range({k})")
+from rlhf.data.records import RecordKind, validate
 
 
 def comparison_record(prompt_record: dict, completions: list[str], ranking: list[int]) -> dict:
     """`{"prompt", "completions", "ranking"}`: the reward-model training record (DESIGN.md §1),
     identical whoever labelled it. `prompt` is the instruction text; `ranking` lists indices into
-    `completions`, best first."""
-    if not 2 <= len(completions) <= 9:
-        raise ValueError(f"a comparison needs 2 to 9 completions, got {len(completions)}")
-    validate_ranking(ranking, len(completions))
-    return {"prompt": prompt_record["prompt"], "completions": list(completions), "ranking": list(ranking)}
+    `completions`, best first. Checked by the record rules every stored comparison obeys (a
+    labeler that drops or repeats a completion would corrupt the C(K,2) pairs the RM trains on)."""
+    record = {"prompt": prompt_record["prompt"], "completions": list(completions), "ranking": list(ranking)}
+    return validate(record, RecordKind.COMPARISONS, "comparison")
 
 
 class Labeler(ABC):

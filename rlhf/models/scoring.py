@@ -32,6 +32,11 @@ def tokenize_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> 
     return tokenizer(list(texts), add_special_tokens=add_special)["input_ids"]
 
 
+def instruction_ids(tokenizer: PreTrainedTokenizerBase, instructions: Sequence[str]) -> list[list[int]]:
+    """Token ids a policy is prompted with for each instruction (format_prompt, then tokenize_texts)."""
+    return tokenize_texts(tokenizer, [format_prompt(tokenizer, instruction) for instruction in instructions])
+
+
 def left_pad(sequences: Sequence[Sequence[int]], pad_token_id: int,
              device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     """(input_ids, attention_mask), both (B, L) with L the longest sequence; sequences end at the
@@ -52,12 +57,17 @@ def _pad_token_id(model: PreTrainedModel) -> int:
     return 0 if pad is None else int(pad)
 
 
+def sequence_scores(model: PreTrainedModel, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Reward of each token-id sequence, (B,), one forward pass under the caller's autograd mode:
+    the RM trainer differentiates through exactly what the reward service computes."""
+    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
+    return last_token_scores(model, input_ids, attention_mask)
+
+
 def score_sequences(model: PreTrainedModel, sequences: Sequence[Sequence[int]]) -> list[float]:
     """Reward of each token-id sequence (one forward pass for the batch)."""
-    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
     with torch.inference_mode():
-        scores = last_token_scores(model, input_ids, attention_mask)
-    return scores.float().tolist()
+        return sequence_scores(model, sequences).float().tolist()
 
 
 def score_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],

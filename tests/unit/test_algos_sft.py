@@ -89,6 +89,10 @@ def test_ptx_loss_targets_real_tokens_with_a_real_predecessor():
     attention_mask = torch.tensor([[1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]])
     input_ids[attention_mask == 0] = 0
     targets = [[0, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1], [0, 1, 1, 0, 0, 0]]
-    assert ptx_loss(logits, input_ids, attention_mask).item() == pytest.approx(
+    # What padded_completion_logprobs hands ptx_loss for a 1-token "prompt": log p of every token
+    # after a row's first real one, masked to exactly those.
+    logprobs = torch.log_softmax(logits[:, :-1], -1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    mask = (attention_mask[:, 1:] * attention_mask[:, :-1]).bool()
+    assert ptx_loss(logprobs, mask).item() == pytest.approx(
         reference_masked_nll(logits, input_ids, targets), abs=1e-12)
 

@@ -8,8 +8,7 @@ import random
 
 import pytest
 
-from rlhf.labelers import (CONSTRAINT_TYPES, Labeler, SimulatedLabeler, check, comparison_record, satisfaction,
-                           validate_ranking)
+from rlhf.labelers import CONSTRAINT_TYPES, Labeler, SimulatedLabeler, check, comparison_record, satisfaction
 from rlhf.labelers.simulated import looks_finished, repetition
 
 CASES = [
@@ -164,8 +163,8 @@ def test_comparison_record_matches_the_human_format() -> None:
         comparison_record(PROMPT, ["a", "b", "c"], [0, 0, 1])
     with pytest.raises(ValueError, match="2 to 9"):
         comparison_record(PROMPT, ["a"], [0])
-    with pytest.raises(ValueError):
-        validate_ranking([1, 2], 2)
+    with pytest.raises(ValueError, match="permutation"):
+        comparison_record(PROMPT, ["a", "b"], [1, 2])
 
 
 def test_labeler_interface_admits_other_labelers() -> None:
