@@ -6,7 +6,6 @@ gets one server for the session.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from minio import Minio
+
+from tests.helpers import free_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
 
@@ -38,15 +39,9 @@ class S3Endpoint:
         return name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_s3(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     moto = Path(sys.executable).parent / "moto_server"
     log = tmp_path_factory.mktemp("moto") / "moto_server.log"  # a file, not a pipe: it logs every request
     with log.open("w") as out:

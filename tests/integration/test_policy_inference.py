@@ -9,16 +9,15 @@ import hashlib
 import signal
 import threading
 import time
-import urllib.request
 
 import grpc
 import numpy as np
 import pytest
 import torch
-from prometheus_client.parser import text_string_to_metric_families
 from safetensors.torch import load as load_safetensors
 
 from rlhf.clients.base import ServiceError
+from tests.helpers import metric
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
 from rlhf.config import ServiceConfig
 from rlhf.models import load_policy, tokenizer_fingerprint, weights_revision
@@ -92,15 +91,6 @@ def assert_logprobs_match(model, gen, n: int = 1) -> None:
 
 def samples(gen) -> list[list[int]]:
     return [ids.tolist() for ids in gen.completion_ids]
-
-
-def metric(url: str, sample: str, **labels: str) -> float:
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    for family in text_string_to_metric_families(text):
-        for found in family.samples:
-            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
-                return found.value
-    return 0.0
 
 
 # ---- Generate ------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ naming the input and the server keeps serving."""
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import re
 import ssl
 import subprocess
@@ -32,6 +30,7 @@ from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.models import load_reward_model, load_tokenizer
 from rlhf.models.loading import save_model
 from rlhf.models.scoring import reward_inputs, score_texts
+from tests.helpers import self_signed
 
 SERVICE = "reward-kserve"
 MAX_LENGTH = 1024  # the tiny models' max_position_embeddings
@@ -331,30 +330,6 @@ def test_a_burst_over_the_queue_bound_is_refused_fast(start_service, tiny_models
 
 
 # ------------------------------------------------------------------------------------ TLS, limits
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
 
 @pytest.fixture(scope="module")
 def tls_server(start_service, tiny_models, tokens_file, tmp_path_factory):

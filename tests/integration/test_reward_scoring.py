@@ -4,14 +4,13 @@ concurrent callers share batches, bad requests get INVALID_ARGUMENT naming the f
 from __future__ import annotations
 
 import threading
-import urllib.request
 
 import grpc
 import numpy as np
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from rlhf.clients.base import ServiceError
+from tests.helpers import metric
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.models import load_tokenizer, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import reward_inputs, score_texts, tokenize_texts
@@ -44,15 +43,6 @@ def tokenizer(tiny_models):
 def in_process(reward_model, tokenizer, prompts, completions) -> list[float]:
     texts = [reward_inputs(tokenizer, p, c) for p, c in zip(prompts, completions)]
     return score_texts(reward_model, tokenizer, texts, MAX_LENGTH)
-
-
-def metric(url: str, sample: str, **labels: str) -> float:
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    for family in text_string_to_metric_families(text):
-        for found in family.samples:
-            if found.name == sample and all(found.labels.get(k) == v for k, v in labels.items()):
-                return found.value
-    return 0.0
 
 
 def test_score_equals_in_process_reward_model(server, client, reward_model, tokenizer):

@@ -5,7 +5,6 @@ DataStore gRPC server, and moto's S3 server."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 import yaml
 
 import chartlib
+from tests.helpers import free_port, self_signed
 
 SCRIPT_TIMEOUT = 60
 
@@ -40,12 +40,6 @@ def run(scripts: Path, name: str, *args: str, cwd: Path, env: dict | None = None
 def write_config(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- gRPC health ------------------------------------------------------------------------------
@@ -88,37 +82,12 @@ def test_wait_for_grpc_times_out_naming_the_unready_service(scripts, tmp_path, h
     assert f"{closed}: UNAVAILABLE" in result.stderr
 
 
-def self_signed(tmp_path: Path, host: str = "localhost") -> tuple[bytes, bytes, Path]:
-    """A self-signed certificate for `host` (key PEM, cert PEM, the cert's file): its own CA."""
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    ca = tmp_path / "ca.crt"
-    ca.write_bytes(cert_pem)
-    return key_pem, cert_pem, ca
-
-
 def test_wait_for_grpc_over_tls_trusts_the_given_ca(scripts, tmp_path):
     """--grpc-tls checks health over TLS (the reward InferenceService with reward.kserve.tls)."""
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-    key_pem, cert_pem, ca = self_signed(tmp_path)
+    ca, key = self_signed(tmp_path)
+    key_pem, cert_pem = key.read_bytes(), ca.read_bytes()
     server = grpc.server(futures.ThreadPoolExecutor(2))
     servicer = health.HealthServicer()
     servicer.set("", health_pb2.HealthCheckResponse.SERVING)
@@ -134,8 +103,7 @@ def test_wait_for_grpc_over_tls_trusts_the_given_ca(scripts, tmp_path):
         # plaintext against the TLS port, and TLS trusting another CA, both fail
         plain = run(scripts, "wait_for.py", "--grpc", target, "--timeout", "1", "--interval", "0.3", cwd=tmp_path)
         assert plain.returncode == 1 and f"{target}: UNAVAILABLE" in plain.stderr
-        (tmp_path / "other").mkdir()
-        _, _, other = self_signed(tmp_path / "other")
+        other, _ = self_signed(tmp_path / "other")
         wrong = run(scripts, "wait_for.py", "--grpc-tls", target, "--tls-ca", str(other), "--timeout", "1",
                     "--interval", "0.3", cwd=tmp_path)
         assert wrong.returncode == 1 and target in wrong.stderr
@@ -234,25 +202,9 @@ def test_record_sets_live_where_the_stages_read_them():
 
 # ---- S3: bucket creation and s3:// models ------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("moto_server did not start")
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+@pytest.fixture
+def s3_endpoint(moto_s3) -> str:
+    return moto_s3.endpoint
 
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
