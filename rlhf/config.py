@@ -241,9 +241,10 @@ class PPOConfig:
     """Tokens kept of each pretraining text in the ptx loss (completions are bounded by max_new_tokens)."""
     checkpoint_every: int = 2
     """Write a checkpoint every N steps (and at the end); 0 writes only the last."""
-    keep_checkpoints: int = 2
-    """Checkpoints of this run kept in the store (the newest); older ones are deleted once a newer one
-    is current. Each holds both models and their optimizers (about 3 GB for SmolLM2-135M)."""
+    keep_checkpoints: int = 1
+    """Checkpoints of this run kept in the store (the newest). An older one is deleted only after a
+    newer one is complete and current (latest.json points at it), so one is enough to resume; keep
+    more to roll back. Each holds both models and their optimizers (about 3.5 GB for SmolLM2-135M)."""
     resume: bool = False
     """Continue from this run's latest checkpoint in the store."""
     eval_every: int = 2

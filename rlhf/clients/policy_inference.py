@@ -6,11 +6,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
+import grpc
 import numpy as np
 import torch
 from safetensors.torch import save
-
-import grpc
 
 from rlhf.clients.base import BaseClient, ServiceError
 from rlhf.models.weights import untied_weights

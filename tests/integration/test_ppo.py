@@ -32,7 +32,6 @@ def weights(path) -> dict[str, torch.Tensor]:
 
 def test_resume_gives_identical_weights(stack, tiny_models, tmp_path):
     straight = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "straight", steps=4, run_name="straight")
-    straight.ppo.keep_checkpoints = 1
     train_ppo(straight)
     first = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "half", steps=2, run_name="resumed")
     train_ppo(first)
@@ -46,7 +45,7 @@ def test_resume_gives_identical_weights(stack, tiny_models, tmp_path):
     assert any(not torch.equal(a[k], init[k]) for k in init), "PPO did not change the policy"
     rows = [json.loads(line) for line in (tmp_path / "resumed_metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [3, 4]
-    # Steps 2 and 4 were checkpointed; with keep_checkpoints=1 only the current one is left.
+    # Steps 2 and 4 were checkpointed; with keep_checkpoints=1 (the default) only the current one is left.
     with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:
         assert [o.key for o in store.list("checkpoints/straight/")] == [
             "checkpoints/straight/latest.json", "checkpoints/straight/step-000004.pt"]
