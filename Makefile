@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test protos pipeline demo bench image image-cpu clean
+.PHONY: install test protos pipeline chart-schema demo bench image image-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ protos: $(STAMP)
 # Recompiles the Kubeflow pipeline (pipelines/rlhf_pipeline.yaml, the file to upload in the UI).
 pipeline: $(STAMP)
 	$(PY) -m pipelines.alignment_pipeline
+
+# Regenerates the `config` part of charts/rlhf/values.schema.json from rlhf/config.py.
+chart-schema: $(STAMP)
+	$(PY) -m rlhf.config charts/rlhf/values.schema.json
 
 demo: $(STAMP)
 	$(VENV)/bin/rlhf run

@@ -1,21 +1,53 @@
 """One typed config schema for the CLI, the local runner, the Helm ConfigMap and the KFP params.
 
 A config file is YAML or JSON whose keys mirror these dataclasses. Loading is strict: an unknown
-key or a value of the wrong type fails with the dotted path of the field (`services.reward_scoring.port`).
+key, a value of the wrong type or out of its field's range fails with the dotted path of the field
+(`services.reward_scoring.port`), before anything else runs. Floats accept scientific notation
+written any way (`1e-5`, `2E-5`, `1.0e-5`: YAML 1.1 reads the first two as strings). `json_schema`
+derives the Helm chart's schema of its `config:` section from the same dataclasses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
+import math
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric field (bounds inclusive, `gt` exclusive), checked at load."""
+
+    min: float | None = None
+    max: float | None = None
+    gt: float | None = None
+
+    def check(self, value: float, path: str) -> None:
+        if self.gt is not None and not value > self.gt:
+            raise ConfigError(f"{path}: {value!r} is out of range: must be > {self.gt:g}")
+        if self.min is not None and value < self.min:
+            raise ConfigError(f"{path}: {value!r} is out of range: must be >= {self.min:g}")
+        if self.max is not None and value > self.max:
+            raise ConfigError(f"{path}: {value!r} is out of range: must be <= {self.max:g}")
+
+
+PositiveInt = Annotated[int, Range(min=1)]
+NonNegativeInt = Annotated[int, Range(min=0)]
+PositiveFloat = Annotated[float, Range(gt=0)]
+NonNegativeFloat = Annotated[float, Range(min=0)]
+Probability = Annotated[float, Range(min=0, max=1)]
+Port = Annotated[int, Range(min=0, max=65535)]
+MetricsPort = Annotated[int, Range(min=-1, max=65535)]
 
 
 @dataclass
@@ -24,27 +56,27 @@ class ServiceConfig:
 
     host: str = "127.0.0.1"
     """Address to bind; 0.0.0.0 in a container."""
-    port: int = 50051
+    port: Port = 50051
     """gRPC port; 0 picks a free one (printed at start)."""
-    metrics_port: int = 0
+    metrics_port: MetricsPort = 0
     """Prometheus /metrics HTTP port; 0 picks a free one (printed at start), -1 disables it."""
-    max_message_mb: int = 64
+    max_message_mb: PositiveInt = 64
     """Largest gRPC message accepted or sent, in MiB."""
-    grace_seconds: float = 30.0
+    grace_seconds: NonNegativeFloat = 30.0
     """On SIGTERM, how long in-flight calls may run before they are cancelled."""
-    max_batch_size: int = 16
+    max_batch_size: PositiveInt = 16
     """Most sequences the server batches into one forward pass across concurrent requests."""
-    max_batch_tokens: int = 8192
+    max_batch_tokens: PositiveInt = 8192
     """Most tokens (prompt + new tokens) in one server-side batch."""
-    batch_wait_ms: float = 5.0
+    batch_wait_ms: NonNegativeFloat = 5.0
     """How long the first request of a batch waits for others to join it."""
-    max_queue: int = 1024
+    max_queue: PositiveInt = 1024
     """Most items waiting for a batch; beyond it requests fail fast with RESOURCE_EXHAUSTED."""
     model: str = ""
     """Model directory the service loads; unused by data-store."""
     store: str = ""
     """Store URI (file://DIR or s3://BUCKET) data-store serves; "" means store.uri."""
-    torch_threads: int = 0
+    torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
     services that run at the same time share the cores: give them fewer each."""
 
@@ -87,15 +119,15 @@ class RewardServingConfig:
     repository: str = ""
     """Store prefix holding the versions: <store.uri>/<repository>/<version>/ (written by `rlhf
     reward publish`); polled every `reload_interval_s`, the newest version is the default."""
-    reload_interval_s: float = 10.0
+    reload_interval_s: PositiveFloat = 10.0
     """How often the repository is checked for a new version."""
-    keep_versions: int = 2
+    keep_versions: PositiveInt = 2
     """How many of the newest versions stay loaded (and can be pinned by callers)."""
     host: str = "127.0.0.1"
     """Address both protocols bind; 0.0.0.0 in a container."""
-    http_port: int = 8080
+    http_port: Port = 8080
     """REST (OIP v2) and /metrics port; 0 picks a free one (printed at start)."""
-    grpc_port: int = 8081
+    grpc_port: Port = 8081
     """gRPC port (OIP v2, rlhf.v1.RewardScoring, health, reflection); 0 picks a free one."""
     tokens_file: str = ""
     """Bearer tokens, one per line (a mounted Secret; re-read when it changes); "" turns auth off."""
@@ -103,23 +135,23 @@ class RewardServingConfig:
     """PEM certificate chain; with `tls_key_file`, both protocols serve TLS only."""
     tls_key_file: str = ""
     """PEM private key of `tls_cert_file`."""
-    rate_limit_per_second: float = 0.0
+    rate_limit_per_second: NonNegativeFloat = 0.0
     """Requests per second each token may make (a token bucket); 0 turns the limit off."""
-    rate_limit_burst: int = 20
+    rate_limit_burst: PositiveInt = 20
     """Requests a token may make at once before `rate_limit_per_second` applies."""
-    max_batch_size: int = 32
+    max_batch_size: PositiveInt = 32
     """Most (prompt, completion) pairs in one forward pass, across concurrent requests."""
-    max_batch_tokens: int = 8192
+    max_batch_tokens: PositiveInt = 8192
     """Most tokens in one forward pass."""
-    batch_wait_ms: float = 5.0
+    batch_wait_ms: NonNegativeFloat = 5.0
     """How long the first pair of a batch waits for others to join it."""
-    max_queue: int = 256
+    max_queue: PositiveInt = 256
     """Most pairs waiting for a batch; beyond it requests fail fast (RESOURCE_EXHAUSTED / 429)."""
-    max_message_mb: int = 64
+    max_message_mb: PositiveInt = 64
     """Largest gRPC message accepted or sent, in MiB."""
-    grace_seconds: float = 30.0
+    grace_seconds: NonNegativeFloat = 30.0
     """On SIGTERM, how long in-flight requests may run before they are cancelled."""
-    torch_threads: int = 0
+    torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default."""
 
 
@@ -136,15 +168,15 @@ class SFTConfig:
     output_uri: str = ""
     """Also upload the model to this store URI (s3://BUCKET/PREFIX or file:///DIR); "" skips. The
     Kubeflow pipeline passes models between stages this way."""
-    epochs: float = 0.5
+    epochs: PositiveFloat = 0.5
     """Passes over the demonstrations (fractions allowed)."""
-    batch_size: int = 8
+    batch_size: PositiveInt = 8
     """Demonstrations per optimizer step."""
-    learning_rate: float = 2e-5
+    learning_rate: PositiveFloat = 2e-5
     """AdamW learning rate (constant after a short warm-up)."""
-    max_length: int = 256
+    max_length: PositiveInt = 256
     """Prompt + completion tokens kept per example; longer completions are truncated."""
-    seed: int = 0
+    seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast (weights and optimizer stay fp32)."""
@@ -167,15 +199,15 @@ class RMConfig:
     """Where the reward model is written."""
     output_uri: str = ""
     """Also upload the reward model (and rm_summary.json) to this store URI; "" skips."""
-    epochs: float = 1.0
+    epochs: PositiveFloat = 1.0
     """Passes over the comparisons (the paper trains one epoch: more over-fits)."""
-    prompts_per_batch: int = 4
+    prompts_per_batch: PositiveInt = 4
     """Prompts per optimizer step; all K completions of each prompt share the batch."""
-    learning_rate: float = 1e-5
+    learning_rate: PositiveFloat = 1e-5
     """AdamW learning rate."""
-    max_length: int = 256
+    max_length: PositiveInt = 256
     """Tokens per (prompt, completion) sequence."""
-    seed: int = 0
+    seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast."""
@@ -199,68 +231,68 @@ class PPOConfig:
     """Also upload the final policy (and training_metrics.jsonl) to this store URI; "" skips."""
     run_name: str = "ppo"
     """Names this run's checkpoints, rollouts and metrics in the store."""
-    steps: int = 6
+    steps: PositiveInt = 6
     """Rollout steps (each: sample, score, PPO epochs, weight push)."""
-    prompts_per_step: int = 8
+    prompts_per_step: PositiveInt = 8
     """Prompts per rollout step across all workers (split evenly by rank)."""
-    max_new_tokens: int = 40
+    max_new_tokens: PositiveInt = 40
     """Completion length limit when sampling."""
-    temperature: float = 1.0
+    temperature: PositiveFloat = 1.0
     """Sampling temperature (1.0 keeps the generator's log-probs those of the policy)."""
-    ppo_epochs: int = 2
+    ppo_epochs: PositiveInt = 2
     """Passes over each rollout batch."""
-    minibatch_size: int = 8
+    minibatch_size: PositiveInt = 8
     """Sequences per PPO minibatch on each worker."""
-    learning_rate: float = 2e-5
+    learning_rate: PositiveFloat = 2e-5
     """AdamW learning rate of the policy."""
-    value_learning_rate: float = 2e-5
+    value_learning_rate: PositiveFloat = 2e-5
     """AdamW learning rate of the value model."""
-    kl_coef: float = 0.05
+    kl_coef: NonNegativeFloat = 0.05
     """beta: weight of the per-token KL penalty to the SFT model (initial value if adaptive)."""
     adaptive_kl: bool = False
     """Use the Ziegler et al. 2019 controller to steer the KL towards kl_target."""
-    kl_target: float = 6.0
+    kl_target: PositiveFloat = 6.0
     """Target KL (nats per sequence) of the adaptive controller."""
-    kl_horizon: int = 10000
+    kl_horizon: PositiveInt = 10000
     """Horizon (in samples) of the adaptive controller."""
-    ptx_coef: float = 0.0
+    ptx_coef: NonNegativeFloat = 0.0
     """gamma: weight of the pretraining LM loss (PPO-ptx when > 0)."""
-    ptx_batch_size: int = 4
+    ptx_batch_size: PositiveInt = 4
     """Pretraining texts per PPO minibatch when ptx_coef > 0."""
-    gamma: float = 1.0
+    gamma: Probability = 1.0
     """Discount of the per-token rewards."""
-    lam: float = 0.95
+    lam: Probability = 0.95
     """GAE lambda."""
-    clip_range: float = 0.2
+    clip_range: PositiveFloat = 0.2
     """PPO ratio clip."""
-    value_clip_range: float = 0.2
+    value_clip_range: PositiveFloat = 0.2
     """Value-function clip."""
-    max_grad_norm: float = 1.0
+    max_grad_norm: PositiveFloat = 1.0
     """Gradient clipping for both models."""
-    max_length: int = 256
+    max_length: PositiveInt = 256
     """Tokens kept of each pretraining text in the ptx loss (completions are bounded by max_new_tokens)."""
-    checkpoint_every: int = 2
+    checkpoint_every: NonNegativeInt = 2
     """Write a checkpoint every N steps (and at the end); 0 writes only the last."""
-    keep_checkpoints: int = 1
+    keep_checkpoints: PositiveInt = 1
     """Checkpoints of this run kept in the store (the newest). An older one is deleted only after a
     newer one is complete and current (latest.json points at it), so one is enough to resume; keep
     more to roll back. Each holds both models and their optimizers (about 3.5 GB for SmolLM2-135M)."""
     resume: bool = False
     """Continue from this run's latest checkpoint in the store."""
-    eval_every: int = 2
+    eval_every: NonNegativeInt = 2
     """Measure held-out win rate against SFT every N steps (for the plots); 0 disables."""
     eval_prompts: str = "prompts/heldout"
     """Record set used for the in-training win rate."""
-    eval_size: int = 16
+    eval_size: PositiveInt = 16
     """Held-out prompts per in-training evaluation."""
-    seed: int = 0
+    seed: NonNegativeInt = 0
     """Seeds data order, sampling and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast."""
-    push_dtype: str = "bfloat16"
+    push_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     """Dtype of the weights pushed to policy-inference each step: "bfloat16" halves the bytes, and
     under bf16 autocast the trainer's own matmuls see the weights in bf16 too; "float32" is exact."""
-    metrics_port: int = -1
+    metrics_port: MetricsPort = -1
     """Prometheus port of the trainer (rank 0); -1 disables."""
 
 
@@ -272,21 +304,21 @@ class LabelConfig:
     """Record set the training comparisons are drawn from."""
     heldout_prompts: str = "prompts/heldout"
     """Record set the held-out comparisons (RM accuracy) are drawn from."""
-    num_prompts: int = 64
+    num_prompts: PositiveInt = 64
     """Training prompts to label."""
-    num_heldout: int = 24
+    num_heldout: PositiveInt = 24
     """Held-out prompts to label."""
-    k: int = 4
+    k: Annotated[int, Range(min=2, max=9)] = 4
     """Completions ranked per prompt (2..9)."""
-    max_new_tokens: int = 40
+    max_new_tokens: PositiveInt = 40
     """Completion length limit."""
-    temperature: float = 1.0
+    temperature: PositiveFloat = 1.0
     """Sampling temperature (diversity among the K completions)."""
-    noise: float = 0.0
+    noise: Probability = 0.0
     """Simulated labeler noise: probability of swapping adjacent ranks (human disagreement)."""
     output: str = "comparisons"
     """Record-set prefix: writes <output>/train and <output>/heldout."""
-    seed: int = 0
+    seed: NonNegativeInt = 0
     """Seeds prompt choice, sampling and the labeler."""
 
 
@@ -303,15 +335,15 @@ class EvalConfig:
     """Held-out prompts (kind prompts, with constraints)."""
     general_heldout: str = "general/heldout"
     """Held-out pretraining text for the perplexity (alignment tax)."""
-    max_prompts: int = 80
+    max_prompts: PositiveInt = 80
     """Held-out prompts evaluated (all if fewer)."""
-    max_general: int = 64
+    max_general: NonNegativeInt = 64
     """Held-out texts for perplexity."""
-    max_new_tokens: int = 40
+    max_new_tokens: PositiveInt = 40
     """Completion length limit."""
-    temperature: float = 1.0
+    temperature: PositiveFloat = 1.0
     """Sampling temperature; at 1.0 the KL to SFT is an unbiased estimate on these same samples."""
-    seed: int = 1234
+    seed: NonNegativeInt = 1234
     """Seeds sampling."""
     report_dir: str = "runs/latest"
     """Where report.md, metrics.json and the plots are written."""
@@ -329,9 +361,9 @@ class RunConfig:
     """Parent of every run directory (runs/<id>/: store, models, report)."""
     run_id: str = ""
     """Name of this run's directory; "" picks a timestamp."""
-    ptx_coef: float = 0.2
+    ptx_coef: NonNegativeFloat = 0.2
     """gamma of the PPO-ptx run (the plain PPO run uses ppo.ptx_coef)."""
-    service_start_timeout: float = 300.0
+    service_start_timeout: PositiveFloat = 300.0
     """Seconds a service process may take to load its model and listen."""
 
 
@@ -365,24 +397,60 @@ class ConfigError(ValueError):
 
 
 def from_dict(cls: type[T], data: Any, path: str = "") -> T:
-    """Builds dataclass `cls` from plain data, strictly: unknown keys and wrong types raise ConfigError."""
+    """Builds dataclass `cls` from plain data, strictly: unknown keys, wrong types and values out of
+    range raise ConfigError naming the field."""
     where = path or "<root>"
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        close = difflib.get_close_matches(unknown[0], fields, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
         raise ConfigError(f"{path + '.' if path else ''}{unknown[0]}: unknown field of {cls.__name__} "
-                          f"(known: {', '.join(sorted(fields))})")
+                          f"({hint}known: {', '.join(sorted(fields))})")
     values = {name: _coerce(hints[name], value, f"{path}.{name}" if path else name) for name, value in data.items()}
     return cls(**values)
 
 
+# A decimal number as people write it: 3, -0.5, .5, 1e-5, 2E-5, 1.0e-5, 1e+06 (Helm renders big numbers so).
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+
+
+def _number(tp: type, value: Any, path: str) -> int | float:
+    """An int or float field's value. Floats also come as numeric strings (YAML 1.1 reads `1e-5` as
+    one, and Helm's `--set` passes floats as strings); ints as integral floats, and as strings in
+    exponent form (`1e+06`, how Helm renders a large number). Booleans, NaN and infinities are refused."""
+    if isinstance(value, str) and re.fullmatch(_NUMBER, value.strip()) and (tp is float or "e" in value.lower()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{path}: expected {tp.__name__}, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{path}: expected a finite {tp.__name__}, got {value!r}")
+    if tp is int:
+        if value != int(value):
+            raise ConfigError(f"{path}: expected int, got {value!r}")
+        return int(value)
+    return float(value)
+
+
 def _coerce(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        value = _coerce(base, value, path)
+        for extra in extras:
+            if isinstance(extra, Range):
+                extra.check(value, path)
+        return value
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, path)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(repr, choices))}")
+        return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -396,12 +464,41 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__}")
-        return dict(value)
-    if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if tp in (int, float, str, bool) and (type(value) is not tp):
+        _, item = typing.get_args(tp) or (str, Any)
+        return {key: _coerce(item, v, f"{path}.{key}") for key, v in value.items()}
+    if tp in (int, float):
+        return _number(tp, value, path)
+    if tp in (str, bool) and type(value) is not tp:
         raise ConfigError(f"{path}: expected {tp.__name__}, got {value!r}")
     return value
+
+
+def json_schema(tp: Any = Config) -> dict:
+    """JSON Schema of a config (section), derived from the dataclasses: the Helm chart validates its
+    `config:` values with it, so `helm install` refuses an unknown key, a wrong type or a value out
+    of range. Floats may be strings of numbers (`--set config.ppo.learning_rate=1e-5` gives one)."""
+    origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *extras = typing.get_args(tp)
+        schema = json_schema(base)
+        for extra in extras:
+            if isinstance(extra, Range):
+                bounds = {"minimum": extra.min, "maximum": extra.max, "exclusiveMinimum": extra.gt}
+                schema.update({key: bound for key, bound in bounds.items() if bound is not None})
+        return schema
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp, include_extras=True)
+        return {"type": "object", "additionalProperties": False,
+                "properties": {f.name: json_schema(hints[f.name]) for f in dataclasses.fields(tp)}}
+    if origin is Literal:
+        return {"enum": list(typing.get_args(tp))}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": json_schema(typing.get_args(tp)[1])}
+    if origin in (list, tuple):
+        return {"type": "array", "items": json_schema(typing.get_args(tp)[0])}
+    if tp is float:
+        return {"type": ["number", "string"], "pattern": f"^\\s*{_NUMBER}\\s*$"}
+    return {"type": {int: "integer", str: "string", bool: "boolean"}[tp]}
 
 
 def to_dict(config: Any) -> dict:
@@ -451,3 +548,14 @@ def _yaml_load(text: str) -> Any:
     import yaml
 
     return yaml.safe_load(text)
+
+
+if __name__ == "__main__":
+    # `make chart-schema`: the chart's values.schema.json gets this config's schema under `config`.
+    import sys
+
+    schema_path = Path(sys.argv[1])
+    values_schema = json.loads(schema_path.read_text())
+    values_schema["properties"]["config"] = {"description": "config.yaml in the schema of rlhf/config.py "
+                                             "(generated by `make chart-schema`)", **json_schema(Config)}
+    schema_path.write_text(json.dumps(values_schema, indent=2) + "\n")

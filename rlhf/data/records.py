@@ -1,9 +1,11 @@
 """Typed JSONL record sets: parsing with line-numbered errors, deterministic resumable sampling,
 and `RecordSets`, which keeps named sets as objects `records/<set>.jsonl` in an ObjectStore.
 
-Record kinds (extra fields are kept unless said otherwise):
-  prompts         {"prompt": str, "constraints"?: list, "id"?: ...}
+Record kinds (extra fields are kept, except one that resembles a field the kind reads: a typo such
+as "constraint" for "constraints" would otherwise drop data silently):
+  prompts         {"prompt": str, "constraints"?: [{"type", "value"?}, ...], "id"?: ...}
   demonstrations  {"prompt": str, "completion": str}
+                  or {"messages": [{"role", "content"}, ...]}: the last (assistant) turn is the completion
   comparisons     {"prompt": str, "completions": [K strings, 2 <= K <= 9], "ranking": [indices, best first]}
                   or {"prompt", "chosen", "rejected"}, stored as completions [chosen, rejected], ranking [0, 1]
   rollouts        {"step": int, "prompt": str, "completion": str, "reward": float}
@@ -12,6 +14,7 @@ Record kinds (extra fields are kept unless said otherwise):
 
 from __future__ import annotations
 
+import difflib
 import enum
 import hashlib
 import json
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rlhf.data.constraints import check_constraint
 from rlhf.storage import ObjectStore
 
 MIN_K, MAX_K = 2, 9
@@ -67,22 +71,77 @@ def _integer(value: Any) -> bool:
 
 def _prompt(record: dict, where: str) -> dict:
     _string(record, "prompt", where)
-    if "constraints" in record and not isinstance(record["constraints"], list):
-        raise RecordError(f"{where}: field 'constraints' must be a list, got {type(record['constraints']).__name__}")
+    if "constraints" in record:
+        constraints = record["constraints"]
+        if not isinstance(constraints, list):
+            raise RecordError(f"{where}: field 'constraints' must be a list, got {type(constraints).__name__}")
+        for index, constraint in enumerate(constraints):
+            try:
+                check_constraint(constraint)
+            except ValueError as exc:
+                raise RecordError(f"{where}: field 'constraints[{index}]': {exc}") from None
     return record
 
 
+CHAT_ROLES = ("system", "user", "assistant")
+
+
+def _messages(messages: Any, where: str) -> None:
+    """A chat-form demonstration: turns with a role and text, the last one the assistant's answer."""
+    if not isinstance(messages, list) or len(messages) < 2:
+        raise RecordError(f"{where}: field 'messages' must be a list of at least 2 turns (a user turn, then the "
+                          "assistant's answer)")
+    for index, turn in enumerate(messages):
+        field_name = f"messages[{index}]"
+        if not isinstance(turn, dict):
+            raise RecordError(f"{where}: field '{field_name}' must be an object {{\"role\", \"content\"}}")
+        if turn.get("role") not in CHAT_ROLES:
+            raise RecordError(f"{where}: field '{field_name}.role' must be one of {', '.join(CHAT_ROLES)}, "
+                              f"got {turn.get('role')!r}")
+        if not isinstance(turn.get("content"), str):
+            raise RecordError(f"{where}: field '{field_name}.content' must be a string")
+    if messages[-1]["role"] != "assistant" or not messages[-1]["content"].strip():
+        raise RecordError(f"{where}: field 'messages[{len(messages) - 1}]': the last turn must be the assistant's "
+                          "(non-empty) answer: it is the completion SFT learns")
+    if not any(turn["role"] == "user" for turn in messages[:-1]):
+        raise RecordError(f"{where}: field 'messages': no user turn before the assistant's answer")
+
+
 def _demonstration(record: dict, where: str) -> dict:
+    if "messages" in record:
+        mixed = [name for name in ("prompt", "completion") if name in record]
+        if mixed:
+            raise RecordError(f"{where}: field '{mixed[0]}' next to 'messages': give the chat form or "
+                              "'prompt' and 'completion', not both")
+        _messages(record["messages"], where)
+        return record
     _string(record, "prompt", where)
     _string(record, "completion", where)
     return record
 
 
+def split_demonstration(record: dict) -> tuple[str | list[dict], str]:
+    """(prompt, completion) of a demonstration. In the chat form the last assistant turn is the
+    completion and the turns before it are the prompt: a conversation that `format_prompt`
+    renders with the model's chat template."""
+    if "messages" in record:
+        *turns, answer = record["messages"]
+        return [{"role": t["role"], "content": t["content"]} for t in turns], answer["content"]
+    return record["prompt"], record["completion"]
+
+
 def _comparison(record: dict, where: str) -> dict:
     _string(record, "prompt", where)
-    if "completions" not in record and ("chosen" in record or "rejected" in record):
+    pairwise = [name for name in ("chosen", "rejected") if name in record]
+    if pairwise:
+        kway = [name for name in ("completions", "ranking") if name in record]
+        if kway:
+            raise RecordError(f"{where}: field '{pairwise[0]}' next to '{kway[0]}': a comparison is K-way "
+                              "('completions' + 'ranking') or pairwise ('chosen' + 'rejected'), not both")
         chosen = _string(record, "chosen", where, empty_ok=True)
         rejected = _string(record, "rejected", where, empty_ok=True)
+        if chosen == rejected:
+            raise RecordError(f"{where}: fields 'chosen' and 'rejected' are the same text: nothing to learn from")
         rest = {k: v for k, v in record.items() if k not in ("chosen", "rejected")}
         return {**rest, "completions": [chosen, rejected], "ranking": [0, 1]}
     if "completions" not in record:
@@ -130,11 +189,27 @@ _VALIDATORS = {
 }
 
 
+# The fields each kind reads. An extra field within a typo of one of them is refused, not kept.
+_READ_FIELDS = {
+    RecordKind.PROMPTS: ("prompt", "constraints"),
+    RecordKind.DEMONSTRATIONS: ("prompt", "completion", "messages"),
+    RecordKind.COMPARISONS: ("prompt", "completions", "ranking", "chosen", "rejected"),
+    RecordKind.ROLLOUTS: ("step", "prompt", "completion", "reward"),
+    RecordKind.TEXT: ("text",),
+}
+
+
 def validate(record: Any, kind: RecordKind | str, where: str = "record") -> dict:
     """Checks one record of `kind` and returns its normal form (pairwise comparisons become K=2)."""
+    kind = _kind(kind)
     if not isinstance(record, dict):
         raise RecordError(f"{where}: expected a JSON object, got {type(record).__name__}")
-    return _VALIDATORS[_kind(kind)](record, where)
+    read = _READ_FIELDS[kind]
+    for name in record:
+        close = [] if name in read else difflib.get_close_matches(name, read, n=1, cutoff=0.8)
+        if close:
+            raise RecordError(f"{where}: unknown field '{name}' (did you mean '{close[0]}'?)")
+    return _VALIDATORS[kind](record, where)
 
 
 def parse_jsonl(data: bytes | str, kind: RecordKind | str, source: str = "jsonl") -> list[dict]:
@@ -147,6 +222,7 @@ def parse_jsonl(data: bytes | str, kind: RecordKind | str, source: str = "jsonl"
         except UnicodeDecodeError as exc:
             line = data.count(b"\n", 0, exc.start) + 1
             raise RecordError(f"{source} line {line}: not valid UTF-8 (byte {exc.start})") from None
+    data = data.removeprefix("\ufeff")  # a UTF-8 byte-order mark, as some editors write
     records = []
     # Split on "\n" only: str.splitlines would also split inside strings holding U+2028 and friends.
     for number, line in enumerate(data.split("\n"), 1):

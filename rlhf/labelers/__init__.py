@@ -2,7 +2,7 @@
 demo uses, and the constraint checkers it (and evaluation) relies on."""
 
 from rlhf.labelers.base import Labeler, comparison_record
-from rlhf.labelers.constraints import CONSTRAINT_TYPES, check, satisfaction
+from rlhf.data.constraints import CONSTRAINT_TYPES, check, satisfaction
 from rlhf.labelers.simulated import SimulatedLabeler
 
 __all__ = ["CONSTRAINT_TYPES", "Labeler", "SimulatedLabeler", "check", "comparison_record", "satisfaction"]

@@ -13,7 +13,7 @@ import json
 import random
 
 from rlhf.labelers.base import Labeler
-from rlhf.labelers.constraints import bullet_lines, satisfaction, words
+from rlhf.data.constraints import bullet_lines, satisfaction, words
 
 _FINISHED_ENDINGS = ".!?\"')]”’…*"
 

@@ -52,13 +52,14 @@ def last_token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention
     return scores.gather(1, last[:, None]).squeeze(1)
 
 
-def format_prompt(tokenizer: PreTrainedTokenizerBase, instruction: str) -> str:
-    """The text a policy is prompted with: the chat template with a generation prompt when the
-    tokenizer has one, else the instruction and a newline."""
+def format_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str | list[dict]) -> str:
+    """The text a policy is prompted with: an instruction (one user turn) or a conversation (a list
+    of {"role", "content"} turns, as in chat-form demonstrations) rendered by the tokenizer's chat
+    template with a generation prompt; without a template, the turns' texts and a newline."""
+    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
     if tokenizer.chat_template:
-        return tokenizer.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
-                                             add_generation_prompt=True)
-    return instruction + "\n"
+        return tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True)
+    return "\n".join(turn["content"] for turn in turns) + "\n"
 
 
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:

@@ -16,7 +16,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from rlhf.models.loading import format_prompt, last_token_scores
 
 
-def reward_inputs(tokenizer: PreTrainedTokenizerBase, prompt: str, completion: str) -> str:
+def reward_inputs(tokenizer: PreTrainedTokenizerBase, prompt: str | list[dict], completion: str) -> str:
     """The reward model's text for a pair: the prompt as the policy saw it (in the RM tokenizer's
     own chat template) followed by the completion. The RM trainer and the scoring service must
     agree on this byte for byte, so both call it."""
@@ -32,8 +32,9 @@ def tokenize_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> 
     return tokenizer(list(texts), add_special_tokens=add_special)["input_ids"]
 
 
-def instruction_ids(tokenizer: PreTrainedTokenizerBase, instructions: Sequence[str]) -> list[list[int]]:
-    """Token ids a policy is prompted with for each instruction (format_prompt, then tokenize_texts)."""
+def instruction_ids(tokenizer: PreTrainedTokenizerBase, instructions: Sequence[str | list[dict]]) -> list[list[int]]:
+    """Token ids a policy is prompted with for each instruction or conversation (format_prompt, then
+    tokenize_texts)."""
     return tokenize_texts(tokenizer, [format_prompt(tokenizer, instruction) for instruction in instructions])
 
 

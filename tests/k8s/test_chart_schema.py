@@ -125,14 +125,34 @@ def test_good_values_pass(variant):
     chartlib.chart().validate_schema(chartlib.values_of(variant))
 
 
-def test_schema_types_the_config_sections_exactly_like_rlhf_config():
-    """config.store, config.services.* and config.reward_serving in the schema list the fields of
-    rlhf.config, no more, no less."""
-    from rlhf.config import RewardServingConfig, ServiceConfig, ServicesConfig, StoreConfig
+def test_config_schema_is_derived_from_rlhf_config():
+    """values.schema.json's `config` is json_schema(Config): `make chart-schema` regenerates it."""
+    from rlhf.config import json_schema
 
-    schema = chartlib.chart().schema
-    config = schema["properties"]["config"]["properties"]
-    assert set(config["store"]["properties"]) == {f.name for f in dataclasses.fields(StoreConfig)}
-    assert set(config["services"]["properties"]) == {f.name for f in dataclasses.fields(ServicesConfig)}
-    assert set(schema["definitions"]["serviceConfig"]["properties"]) == {f.name for f in dataclasses.fields(ServiceConfig)}
-    assert set(config["reward_serving"]["properties"]) == {f.name for f in dataclasses.fields(RewardServingConfig)}
+    config = dict(chartlib.chart().schema["properties"]["config"])
+    config.pop("description")
+    assert config == json_schema(), "values.schema.json is stale: run `make chart-schema`"
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"config": {"ppo": {"stepz": 3}}}, "/config/ppo"),
+    ({"config": {"sft": {"batch_size": 0}}}, "/config/sft/batch_size"),
+    ({"config": {"ppo": {"learning_rate": "fast"}}}, "/config/ppo/learning_rate"),
+    ({"config": {"ppo": {"push_dtype": "fp16"}}}, "/config/ppo/push_dtype"),
+    ({"config": {"label": {"k": 12}}}, "/config/label/k"),
+])
+def test_config_section_rejects_unknown_ill_typed_and_out_of_range_fields(values, field):
+    message = rejection(values)
+    assert f"'{field}'" in message, message
+
+
+@pytest.mark.parametrize("written", [1e-5, "1e-5", "2E-5", "1.0e-5"])
+def test_scientific_floats_reach_the_pods_config(written, tmp_path):
+    """However a values file or `--set` writes 1e-5, the rendered config.yaml loads with it."""
+    from rlhf.config import load_config
+
+    objects = chartlib.render_values({"config": {"ppo": {"learning_rate": written, "kl_coef": written}}})
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(chartlib.one(objects, "ConfigMap", f"{chartlib.RELEASE}-config")["data"]["config.yaml"])
+    config = load_config(config_file)
+    assert float(written) == config.ppo.learning_rate == config.ppo.kl_coef

@@ -5,7 +5,7 @@ script writes; tests/unit/test_demo_data.py re-runs it and compares.
     .venv/bin/python -m rlhf.data.demo.make_demo_data [--out DIR]
 
 Prompts are question x constraints: each constraint is stated in words in the prompt and is one
-the simulated labeler can verify (rlhf/labelers/constraints.py). Demonstrations are assembled from
+the simulated labeler can verify (rlhf/data/constraints.py). Demonstrations are assembled from
 the subject's facts to satisfy every constraint, and the script refuses to write one that the
 checker rejects. Constraint values are kept within what a 135M-parameter model can do: short
 answers (10-60 words), 2-5 bullets, 1-4 sentences.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rlhf.data.demo.demo_prose import PARAGRAPHS
 from rlhf.data.demo.demo_sources import CLOSERS, EXCLUDABLE_WORDS, HELDOUT_QUESTIONS, OPENERS, TRAIN_SUBJECTS
-from rlhf.labelers.constraints import check, words
+from rlhf.data.constraints import check, words
 
 SEED = 2022
 PROMPTS_PER_TRAIN_SUBJECT = 3

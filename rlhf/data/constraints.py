@@ -168,6 +168,14 @@ def check(constraint: dict, text: str) -> bool:
     return satisfied and bool(words(text))
 
 
+def check_constraint(constraint: object) -> None:
+    """Raises ValueError unless `constraint` is an object of a known type with a well-formed value:
+    the checks `check` makes, without a text (prompt records are validated with it at import)."""
+    if not isinstance(constraint, dict):
+        raise ValueError(f"a constraint is an object {{\"type\", \"value\"}}, got {type(constraint).__name__}")
+    check(constraint, "")
+
+
 def satisfaction(constraints: Iterable[dict], text: str) -> float:
     """Fraction of `constraints` that `text` satisfies, in [0, 1]. An empty list raises ValueError:
     with nothing to verify there is no score, and a silent 1.0 would hide a missing field."""
