@@ -7,7 +7,8 @@
   rlhf label              sample K completions per prompt and rank them
   rlhf eval               SFT vs PPO vs PPO-ptx report
   rlhf run                the whole loop on this machine (the embedded default)
-  rlhf data import        load record sets (bundled demo data or JSONL URIs) into the data-store
+  rlhf data import        load record sets (bundled demo data, JSONL files or URIs) into the data-store
+  rlhf model upload       a model directory to the store, for stages and services to load by URI
   rlhf pipeline compile   write the Kubeflow pipeline YAML (pipelines/rlhf_pipeline.yaml)
   rlhf pipeline run-local the Kubeflow pipeline on this machine (kfp.local, services on 127.0.0.1)
 """
@@ -21,7 +22,9 @@ import importlib
 import logging
 import sys
 
+from pipelines.local import PRESETS
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, load_config
+from rlhf.data.records import RecordKind
 
 SERVICES = {
     "policy-inference": ("services.policy_inference", "policy_inference"),
@@ -114,27 +117,33 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from pipelines.local import run_local
-    config = load_config(args.config, overrides=args.set)
+    from pipelines.data import parse_sources
+    from pipelines.local import PRESETS, run_local
+
+    overrides = [*PRESETS.get(args.preset, []), *args.set]  # the user's --set win over the preset
+    config = load_config(args.config, overrides=overrides)
     if args.base_model:
         config.sft.base_model = args.base_model
     if args.run_id:
         config.run.run_id = args.run_id
-    run_local(config)
+    config.run.data.update(parse_sources(args.data))
+    run_local(config, preset=args.preset or "")
 
 
 def _data_import(args: argparse.Namespace) -> None:
     from pipelines.common import data_store
-    from pipelines.local import import_data
+    from pipelines.data import import_data, parse_sources
 
-    sources = {}
-    for item in args.sources:
-        record_set, sep, source = item.partition("=")
-        if not sep or not source:
-            raise ValueError(f"{item!r}: expected RECORD_SET=SOURCE (SOURCE: demo or a JSONL URI)")
-        sources[record_set] = source
+    sources = parse_sources(args.sources)
     with data_store(load_config(args.config, overrides=args.set)) as store:
-        import_data(store, sources)
+        import_data(store, sources, kind=args.kind)
+
+
+def _model_upload(args: argparse.Namespace) -> None:
+    from rlhf.storage.dirs import upload_dir
+
+    objects = upload_dir(args.model_dir, args.uri)
+    print(f"uploaded {len(objects)} files of {args.model_dir} to {args.uri}", flush=True)
 
 
 def _pipeline_compile(args: argparse.Namespace) -> None:
@@ -221,17 +230,40 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=fn)
 
     run = commands.add_parser("run", help="the whole loop on this machine: services on 127.0.0.1, runs/<id>/")
-    run.add_argument("--base-model", help='model directory to start from (default: "smollm2", bundled)')
+    run.add_argument("--base-model", help='model to start from: a directory, a store URI, or "smollm2" (bundled, '
+                     "the default)")
+    run.add_argument("--data", action="append", default=[], metavar="RECORD_SET=SOURCE",
+                     help="import this record set at the start (adds to or replaces run.data), e.g. "
+                          "--data comparisons/train=pairs.jsonl (repeatable)")
+    run.add_argument("--preset", choices=sorted(PRESETS),
+                     help="tiny: the whole loop on random 2-layer models in about a minute, to try your data first")
     run.add_argument("--run-id", help="name of the run directory under runs/")
     _add_config_args(run)
     run.set_defaults(run=_run)
 
     data = commands.add_parser("data", help="record sets in the data-store").add_subparsers(dest="action", required=True)
-    data_import = data.add_parser("import", help="load record sets (demo data or JSONL URIs) into the data-store")
+    data_import = data.add_parser(
+        "import", help="load record sets into the data-store; every file is validated before any is stored",
+        description="Loads JSONL record sets into the data-store. A set's kind comes from its first path segment "
+                    "(prompts/..., demonstrations..., comparisons/..., general/... or text/...) unless --kind says "
+                    "otherwise. SOURCE is `demo` (the bundled set of that name), a store URI (s3://BUCKET/KEY, "
+                    "file:///PATH) or a local path. See the README, \"Your own data\".")
     data_import.add_argument("sources", nargs="+", metavar="RECORD_SET=SOURCE",
-                             help='e.g. demonstrations=s3://bucket/demos.jsonl or prompts/train=demo (bundled)')
+                             help="e.g. comparisons/train=pairs.jsonl demonstrations=s3://bucket/demos.jsonl "
+                                  "prompts/train=demo")
+    data_import.add_argument("--kind", choices=[k.value for k in RecordKind],
+                             help="the record kind of every set given (default: from each set's name)")
     _add_config_args(data_import)
     data_import.set_defaults(run=_data_import)
+
+    model = commands.add_parser("model", help="model directories in the store").add_subparsers(
+        dest="action", required=True)
+    upload = model.add_parser("upload", help="copy a model directory (e.g. a base model) to a store URI, which "
+                                             "sft.base_model and the other model fields accept")
+    upload.add_argument("model_dir", help="a Hugging Face model directory (config.json, weights, tokenizer)")
+    upload.add_argument("uri", help="where: s3://BUCKET/PREFIX (endpoint and keys from $RLHF_S3_ENDPOINT, "
+                                    "$AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY) or file:///DIR")
+    upload.set_defaults(run=_model_upload)
 
     pipeline = commands.add_parser("pipeline", help="the Kubeflow pipeline rlhf-alignment").add_subparsers(
         dest="action", required=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from rlhf.config import Config, service_address
+from rlhf.config import Config, service_address, to_dict
 from rlhf.data.records import RecordSets
+from rlhf.labelers import SimulatedLabeler
 
 
 def resolve_model(name: str) -> Path:
@@ -27,8 +30,20 @@ def resolve_model(name: str) -> Path:
         return cached_dir(name, smollm2.cache_dir() / "store")
     path = Path(name)
     if not (path / "config.json").exists():
+        if not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", name):
+            raise FileNotFoundError(
+                f"{name}: no such directory; if it is a Hugging Face hub id, this machine may be offline and the "
+                f"stages never download: fetch it where the hub is reachable (`huggingface-cli download {name} "
+                f"--local-dir DIR`), then pass DIR, or `rlhf model upload DIR s3://BUCKET/models/NAME` and pass that URI")
         raise FileNotFoundError(f"{path}: no model here (config.json missing); run the stage that writes it first")
     return path
+
+
+def config_hash(config: Config) -> str:
+    """12 hex chars of sha256 over the config as the stages see it, less `services` (where the
+    services listen, which `rlhf run` picks at start, is not a setting of the run)."""
+    settings = {section: values for section, values in to_dict(config).items() if section != "services"}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def seed_everything(seed: int) -> None:
@@ -69,9 +84,51 @@ class MetricsLog:
                     self._gauges[key].set(value)
 
 
-def wins_against(labeler, records: list[dict], mine: list[str], reference: list[str]) -> list[bool]:
-    """Per prompt: did the labeler rank `mine` above `reference` (the SFT policy's completion)?"""
-    return [labeler.rank(record, [a, b])[0] == 0 for record, a, b in zip(records, mine, reference)]
+def judge(records: list[dict], mine: list[str], reference: list[str],
+          scores: tuple[list[float], list[float]] | None = None) -> tuple[list[float], list[str]]:
+    """Per prompt, how `mine` fared against `reference` (the SFT policy's completion): 1 a win, 0.5
+    a tie, 0 a loss, and who judged it. The simulated labeler judges prompts with constraints (it
+    only judges verifiable ones); the reward model judges the rest by `scores` = (mine, reference),
+    the RM's scores of both completions of every prompt (needed only when some prompt has none)."""
+    outcomes, judges = [], []
+    for index, (record, a, b) in enumerate(zip(records, mine, reference, strict=True)):
+        if SimulatedLabeler.can_judge(record):
+            outcomes.append(SimulatedLabeler.compare(record, a, b))
+            judges.append("simulated labeler")
+            continue
+        if scores is None:
+            raise ValueError(f"prompt {index} has no constraints: the reward model must judge it, but no scores were given")
+        a_score, b_score = scores[0][index], scores[1][index]
+        outcomes.append(1.0 if a_score > b_score else 0.5 if a_score == b_score else 0.0)
+        judges.append("reward model")
+    return outcomes, judges
+
+
+def describe_judges(judges: list[str]) -> str:
+    """"simulated labeler", "reward model", or both with how many prompts each judged."""
+    counts = {name: judges.count(name) for name in dict.fromkeys(judges)}
+    if len(counts) == 1:
+        return next(iter(counts))
+    return " and ".join(f"{name} ({count} prompts)" for name, count in counts.items())
+
+
+def within_max_length(lengths: list[int], records: list[dict], record_set: str, stage: str, max_length: int,
+                      skip: bool) -> list[int]:
+    """Indices of the records whose sequences (`lengths`, in tokens) fit `max_length`, checked once
+    before training. One that does not is an error naming the set, line and id, unless `skip`:
+    then such records are dropped and counted."""
+    over = [i for i, length in enumerate(lengths) if length > max_length]
+    if over and not skip:
+        first = over[0]
+        record_id = f" (id {records[first]['id']!r})" if "id" in records[first] else ""
+        raise ValueError(f"{stage}.max_length: record set {record_set!r} line {first + 1}{record_id} is "
+                         f"{lengths[first]} tokens, max {max_length} ({len(over)} of {len(records)} records are "
+                         f"longer); raise {stage}.max_length, or set {stage}.skip_overlength=true to skip them")
+    if over:
+        print(f"{stage}: skipped {len(over)} of {len(records)} records of {record_set!r} over {max_length} tokens",
+              flush=True)
+    dropped = set(over)
+    return [i for i in range(len(lengths)) if i not in dropped]
 
 
 def publish(local_dir: Path, uri: str, stage: str) -> None:

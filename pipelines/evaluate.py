@@ -1,8 +1,11 @@
 """`rlhf eval`: the InstructGPT-style comparison of SFT, PPO and PPO-ptx.
 
-Per policy, on held-out prompts: win rate against SFT as judged by the labeler (95% Wilson
-interval), constraint satisfaction, mean RM score, KL to SFT; plus the RM's held-out accuracy and
-the alignment tax (perplexity on held-out general text). Writes report.md, metrics.json and plots.
+Per policy, on held-out prompts: win rate against SFT (95% Wilson interval, ties counted as half)
+as judged by the simulated labeler where a prompt has constraints and by the reward model where it
+has none, constraint satisfaction (prompts with constraints), mean RM score, KL to SFT; plus the
+RM's held-out accuracy and the alignment tax (perplexity on held-out general text). Writes
+report.md (headed by the run's identity: run, base model, data, config hash, judge), metrics.json
+and plots.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import all_records, data_store, metrics_path, read_jsonl, resolve_model, wins_against
+from pipelines.common import (all_records, config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
+                              resolve_model)
 from rlhf.algos.ppo import ptx_loss
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
@@ -59,15 +63,16 @@ def evaluate(config: Config) -> dict:
     cfg = config.eval
     reference_dir = resolve_model(cfg.reference_model)
     tokenizer = load_tokenizer(reference_dir)
-    labeler = SimulatedLabeler(seed=cfg.seed)
     policies = {"SFT": str(reference_dir), **cfg.policies}
     with data_store(config) as store:
         prompts = all_records(store, cfg.prompts)[:cfg.max_prompts]
         general = [r["text"] for r in all_records(store, cfg.general_heldout)[:cfg.max_general]]
     prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
 
+    constrained = [i for i, r in enumerate(prompts) if SimulatedLabeler.can_judge(r)]
     results: dict[str, dict] = {}
     samples: dict[str, list[str]] = {}
+    rewards: dict[str, list[float]] = {}
     with PolicyInferenceClient(service_address(config, "policy_inference"), timeout=900) as policy_client, \
             RewardScoringClient(service_address(config, "reward_scoring"), timeout=300) as reward_client, \
             ReferenceKLClient(service_address(config, "reference_kl"), timeout=300) as reference_client:
@@ -81,28 +86,30 @@ def evaluate(config: Config) -> dict:
             scores = reward_client.score([r["prompt"] for r in prompts], texts)
             kl = reference_client.logprobs([p + c for p, c in zip(prompt_ids, completions)],
                                            [len(p) for p in prompt_ids], policy_logprobs=gen.logprobs)
-            sat = [satisfaction(r["constraints"], t) for r, t in zip(prompts, texts)]
-            samples[name] = texts
+            sat = [satisfaction(prompts[i]["constraints"], texts[i]) for i in constrained]
+            samples[name], rewards[name] = texts, scores
             results[name] = {
                 "reward_mean": float(np.mean(scores)), "kl_to_sft": float(kl.mean_kl),
-                "constraint_satisfaction": float(np.mean(sat)),
-                "all_constraints_met": float(np.mean([s == 1.0 for s in sat])),
+                "constraint_satisfaction": float(np.mean(sat)) if sat else None,
+                "all_constraints_met": float(np.mean([s == 1.0 for s in sat])) if sat else None,
                 "perplexity": perplexity(model, tokenizer, general) if general else float("nan"),
                 "response_words": float(np.mean([len(t.split()) for t in texts])),
             }
             del model
 
+    judges: list[str] = []
     for name, texts in samples.items():
-        if name == "SFT":
-            wins = len(prompts) / 2  # SFT against itself: 50% by definition
-        else:
-            wins = sum(wins_against(labeler, prompts, texts, samples["SFT"]))
+        outcomes, judges = judge(prompts, texts, samples["SFT"], (rewards[name], rewards["SFT"]))
+        # SFT against itself: 50% by definition (its samples equal, every prompt a tie).
+        wins = sum(outcomes)
         low, high = wilson_interval(wins, len(prompts))
-        results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high)
+        results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high,
+                             ties=sum(o == 0.5 for o in outcomes))
 
     rm_summary = read_rm_summary(cfg.rm_summary)
-    report = {"policies": results, "rm_heldout_accuracy": rm_summary.get("heldout_accuracy"),
-              "heldout_prompts": len(prompts), "general_texts": len(general),
+    report = {"run": run_identity(config, describe_judges(judges)),
+              "policies": results, "rm_heldout_accuracy": rm_summary.get("heldout_accuracy"),
+              "heldout_prompts": len(prompts), "constrained_prompts": len(constrained), "general_texts": len(general),
               "examples": [{"prompt": prompts[i]["prompt"], **{n: samples[n][i] for n in samples}}
                            for i in range(min(3, len(prompts)))]}
     out = Path(cfg.report_dir)
@@ -117,6 +124,13 @@ def evaluate(config: Config) -> dict:
             write_uri(f"{cfg.report_uri.rstrip('/')}/{name}", (out / name).read_bytes())
         print(f"eval: uploaded the report to {cfg.report_uri}", flush=True)
     return report
+
+
+def run_identity(config: Config, judged_by: str) -> dict:
+    """What the report's header names: the run, base model, data, config hash and judge."""
+    return {"run_id": config.run.run_id or Path(config.eval.report_dir).name, "base_model": config.sft.base_model,
+            "data": dict(config.run.data), "prompts": config.eval.prompts, "config_hash": config_hash(config),
+            "judge": judged_by}
 
 
 def read_rm_summary(where: str) -> dict:
@@ -164,21 +178,31 @@ def write_plots(out: Path, histories: dict[str, list[dict]]) -> list[str]:
     return names
 
 
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
 def render_report(report: dict, plots: list[str]) -> str:
-    acc = report["rm_heldout_accuracy"]
+    acc, run = report["rm_heldout_accuracy"], report["run"]
+    data = ", ".join(f"{name} = {source}" for name, source in run["data"].items())
     lines = [
         "# rlhf-stack evaluation", "",
-        f"{report['heldout_prompts']} held-out prompts; win rate judged by the simulated labeler against the SFT "
-        f"policy's completion for the same prompt (95% Wilson interval); KL estimated on the same samples; "
-        f"perplexity on {report['general_texts']} held-out general texts (the alignment tax).", "",
-        "| policy | win rate vs SFT | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",
-        "|---|---|---|---|---|---|---|",
+        f"Run `{run['run_id']}`: base model `{run['base_model']}`, config `{run['config_hash']}` (sha256 of the "
+        f"stages' config), data: {data}.", "",
+        f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`); win rate judged by the {run['judge']} "
+        f"against the SFT policy's completion for the same prompt, ties counted as half (95% Wilson interval); "
+        + (f"constraint satisfaction over the {report['constrained_prompts']} prompts with constraints; "
+           if report["constrained_prompts"] else "no prompt has constraints to check; ")
+        + f"KL estimated on the same samples; perplexity on {report['general_texts']} held-out general texts "
+        f"(the alignment tax).", "",
+        "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in report["policies"].items():
-        lines.append(f"| {name} | {r['win_rate']:.1%} [{r['win_rate_low']:.1%}, {r['win_rate_high']:.1%}] | "
-                     f"{r['constraint_satisfaction']:.1%} | {r['all_constraints_met']:.1%} | {r['reward_mean']:.3f} | "
-                     f"{r['kl_to_sft']:.3f} | {r['perplexity']:.2f} |")
-    lines += ["", f"Reward model held-out accuracy: {acc:.1%}" if acc is not None else "Reward model held-out accuracy: n/a",
+        lines.append(f"| {name} | {r['win_rate']:.1%} [{r['win_rate_low']:.1%}, {r['win_rate_high']:.1%}] | {r['ties']} | "
+                     f"{_percent(r['constraint_satisfaction'])} | {_percent(r['all_constraints_met'])} | "
+                     f"{r['reward_mean']:.3f} | {r['kl_to_sft']:.3f} | {r['perplexity']:.2f} |")
+    lines += ["", f"Reward model held-out accuracy: {_percent(acc)}",
               "", *[f"![{p}]({p})" for p in plots], "", "## Examples", ""]
     for example in report["examples"]:
         lines.append(f"**Prompt:** {example['prompt']}")

@@ -1,11 +1,13 @@
 """`rlhf run`: the whole alignment loop on one machine, no cluster.
 
 Starts the four services as real processes on 127.0.0.1, keeps everything under runs/<id>/
-(store, models, metrics, report), and runs SFT -> sample K + rank -> RM -> PPO -> PPO-ptx -> eval.
+(store, models, metrics, report, console log; runs/latest points at the newest run), imports the
+run's data and runs SFT -> sample K + rank (or imported rankings) -> RM -> PPO -> PPO-ptx -> eval.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -16,20 +18,19 @@ import sys
 import threading
 import time
 import warnings
-from importlib import resources
 from pathlib import Path
 
 from rlhf.config import Config, to_dict
 
 LISTENING = re.compile(r"listening on (\S+):(\d+) metrics (\S+)")
 
-# record set -> (kind, bundled demo file)
-DEMO_SETS = {
-    "prompts/train": ("prompts", "prompts_train.jsonl"),
-    "prompts/heldout": ("prompts", "prompts_heldout.jsonl"),
-    "demonstrations": ("demonstrations", "demonstrations.jsonl"),
-    "general/train": ("text", "general_train.jsonl"),
-    "general/heldout": ("text", "general_heldout.jsonl"),
+# `rlhf run --preset NAME`: config overrides applied before the user's --set. "tiny" runs the whole
+# loop on random 2-layer models in about a minute, to try a data set before the real run.
+PRESETS: dict[str, list[str]] = {
+    "tiny": ["sft.epochs=0.05", "label.num_prompts=8", "label.num_heldout=4", "label.k=3", "label.max_new_tokens=8",
+             "ppo.steps=2", "ppo.prompts_per_step=4", "ppo.minibatch_size=4", "ppo.max_new_tokens=8",
+             "ppo.eval_every=1", "ppo.eval_size=4", "ppo.ptx_batch_size=2", "eval.max_prompts=8",
+             "eval.max_general=8", "eval.max_new_tokens=8"],
 }
 
 
@@ -118,40 +119,78 @@ def run_paths(config: Config, run_dir: Path) -> Config:
     return config
 
 
-def import_data(store, sources: dict[str, str]) -> dict[str, int]:
-    """Loads record sets into the data-store: record set (a DEMO_SETS name) -> "demo" (the bundled
-    file) or the URI of a JSONL file (s3://BUCKET/KEY, file:///PATH). Returns the record counts."""
-    from rlhf.storage import read_uri
+def tiny_base_model(out: Path, tokenizer_source: str) -> Path:
+    """The `tiny` preset's base model: a random 2-layer Llama with the tokenizer of `tokenizer_source`
+    (a model directory or "smollm2")."""
+    from pipelines.common import resolve_model
+    from rlhf.models import load_tokenizer, smollm2
+    from rlhf.models.tiny import make_tiny_models
 
-    demo = resources.files("rlhf.data") / "demo"
-    counts = {}
-    for record_set, source in sources.items():
-        if record_set not in DEMO_SETS:
-            raise ValueError(f"{record_set}: unknown record set (known: {', '.join(DEMO_SETS)})")
-        kind, filename = DEMO_SETS[record_set]
-        data = (demo / filename).read_bytes() if source == "demo" else read_uri(source)
-        counts[record_set] = store.put_records(record_set, kind, data)
-        print(f"data: {record_set}: {counts[record_set]} {kind} records from {source}", flush=True)
-    return counts
+    tokenizer_dir = out / "tokenizer"
+    source = smollm2.tokenizer_dir() if tokenizer_source == "smollm2" else resolve_model(tokenizer_source)
+    load_tokenizer(source).save_pretrained(tokenizer_dir)
+    return make_tiny_models(out, tokenizer_dir)["policy"]
 
 
-def upload_demo_data(store) -> None:
-    import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
+class _Tee:
+    """Writes to a console stream and the run's console.log."""
+
+    def __init__(self, stream, log):
+        self.stream, self.log = stream, log
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.log.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name):  # isatty, fileno, encoding...: the console's
+        return getattr(self.stream, name)
 
 
-def run_local(config: Config) -> Path:
-    from pipelines.common import data_store, resolve_model
+@contextlib.contextmanager
+def console_log(path: Path):
+    """Copies this process's stdout and stderr (stage prints, progress bars) into `path`."""
+    with path.open("a") as log, contextlib.redirect_stdout(_Tee(sys.stdout, log)), \
+            contextlib.redirect_stderr(_Tee(sys.stderr, log)):
+        yield
+
+
+def point_latest(run_dir: Path) -> None:
+    """runs/latest -> runs/<id>: the stages' default paths (runs/latest/models/...) then name this run."""
+    latest = run_dir.parent / "latest"
+    if latest.is_symlink() or not latest.exists():
+        tmp = run_dir.parent / f".latest-{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(run_dir.name)
+        tmp.replace(latest)
+
+
+def run_local(config: Config, preset: str = "") -> Path:
+    run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
+    config.run.run_id = run_id
+    run_dir = Path(config.run.runs_dir) / run_id
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    point_latest(run_dir)
+    with console_log(run_dir / "console.log"):
+        if preset == "tiny":
+            config.sft.base_model = str(tiny_base_model(run_dir / "tiny", config.sft.base_model))
+        return _run_stages(run_paths(config, run_dir), run_dir)
+
+
+def _run_stages(config: Config, run_dir: Path) -> Path:
+    from pipelines.common import config_hash, data_store, resolve_model
+    from pipelines.data import import_data
     from pipelines.evaluate import evaluate
-    from pipelines.label import label
+    from pipelines.label import check_label_source, label
     from pipelines.ppo import train_ppo
     from pipelines.rm import train_rm
     from pipelines.sft import train_sft
 
-    run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
-    run_dir = Path(config.run.runs_dir) / run_id
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    config = run_paths(config, run_dir)
     (run_dir / "config.json").write_text(json.dumps(to_dict(config), indent=2))
+    print(f"run: {run_dir} (config {config_hash(config)}, base model {config.sft.base_model})", flush=True)
     resolve_model(config.sft.base_model)  # convert the bundled model once, before any clock starts
     services: dict[str, ServiceProcess] = {}
     timings: dict[str, float] = {}
@@ -173,7 +212,8 @@ def run_local(config: Config) -> Path:
     try:
         serve("data_store", "--store", config.store.uri)
         with data_store(config) as store:
-            upload_demo_data(store)
+            import_data(store, config.run.data)
+            check_label_source(config, store)  # before any model loads
         sft_dir = stage("sft", train_sft, config)
         serve("policy_inference", "--model", str(sft_dir))
         serve("reference_kl", "--model", str(sft_dir))

@@ -25,8 +25,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
-                              seed_everything, wins_against)
+from pipelines.common import (MetricsLog, all_records, autocast, data_store, judge, metrics_path, publish,
+                              resolve_model, seed_everything)
 from rlhf.algos import ppo as algo
 from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient
@@ -352,6 +352,17 @@ class Trainer:
                                           seed=self.cfg.seed + 7)
         return gen.texts
 
+    def heldout_win_rate(self, heldout: list[dict]) -> float:
+        """Rank 0: the served policy against the SFT completions, judged like `rlhf eval` does (the
+        labeler where a prompt has constraints, the reward model where it has none)."""
+        texts = self.sample_heldout(heldout)
+        scores = None
+        if not all(SimulatedLabeler.can_judge(r) for r in heldout):
+            prompts = [r["prompt"] for r in heldout]
+            scores = (self.reward_client.score(prompts, texts), self.reward_client.score(prompts, self.sft_texts))
+        outcomes, _ = judge(heldout, texts, self.sft_texts, scores)
+        return float(np.mean(outcomes))
+
     def run(self) -> Path:
         cfg = self.cfg
         self.check_tokenizers()
@@ -368,9 +379,7 @@ class Trainer:
         for _ in progress:
             metrics = self.train_step()
             if heldout and self.step % cfg.eval_every == 0:
-                wins = wins_against(SimulatedLabeler(seed=cfg.seed), heldout, self.sample_heldout(heldout),
-                                    self.sft_texts)
-                metrics["win_rate"] = float(np.mean(wins))
+                metrics["win_rate"] = self.heldout_win_rate(heldout)
             if self.rank == 0:
                 self.log.write(**metrics)
                 progress.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl']:.3f}")

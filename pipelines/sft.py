@@ -10,21 +10,21 @@ import torch
 from tqdm import tqdm
 
 from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
-                              seed_everything)
+                              seed_everything, within_max_length)
 from rlhf.algos.sft import sft_loss
 from rlhf.config import Config
+from rlhf.data.records import split_demonstration
 from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.loading import save_model
 from rlhf.models.scoring import instruction_ids
 
 
-def encode_pair(tokenizer, prompt: str, completion: str, max_length: int) -> tuple[list[int], int]:
-    """Token ids of the formatted prompt followed by the completion and EOS, cut to max_length;
-    returns (ids, number of prompt tokens)."""
+def encode_pair(tokenizer, prompt: str | list[dict], completion: str) -> tuple[list[int], int]:
+    """Token ids of the formatted prompt (an instruction or a conversation) followed by the
+    completion and EOS; returns (ids, number of prompt tokens)."""
     (prompt_ids,) = instruction_ids(tokenizer, [prompt])
     completion_ids = tokenizer(completion, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
-    ids = (prompt_ids + completion_ids)[:max_length]
-    return ids, min(len(prompt_ids), len(ids))
+    return prompt_ids + completion_ids, len(prompt_ids)
 
 
 def collate(examples: list[tuple[list[int], int]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -58,7 +58,10 @@ def train_sft(config: Config) -> Path:
         records = all_records(store, cfg.demonstrations)
     if not records:
         raise ValueError(f"sft.demonstrations: record set {cfg.demonstrations!r} is empty")
-    examples = [encode_pair(tokenizer, r["prompt"], r["completion"], cfg.max_length) for r in records]
+    examples = [encode_pair(tokenizer, *split_demonstration(r)) for r in records]
+    keep = within_max_length([len(ids) for ids, _ in examples], records, cfg.demonstrations, "sft", cfg.max_length,
+                             cfg.skip_overlength)
+    examples = [examples[i] for i in keep]
     batches = epoch_batches(len(examples), cfg.batch_size, cfg.epochs, cfg.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     warmup = max(1, len(batches) // 10)

@@ -180,6 +180,9 @@ class SFTConfig:
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast (weights and optimizer stay fp32)."""
+    skip_overlength: bool = False
+    """Demonstrations longer than max_length (formatted prompt + completion + EOS) are an error
+    naming the set and line, checked before training; true skips and counts them instead."""
 
 
 @dataclass
@@ -206,11 +209,15 @@ class RMConfig:
     learning_rate: PositiveFloat = 1e-5
     """AdamW learning rate."""
     max_length: PositiveInt = 256
-    """Tokens per (prompt, completion) sequence."""
+    """Tokens per (prompt, completion) sequence; pairs are never truncated (the reward is read at
+    the last token)."""
     seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast."""
+    skip_overlength: bool = False
+    """A comparison (or demonstration, for the shift) with a pair longer than max_length is an error
+    naming the set and line, checked before training; true skips and counts them instead."""
 
 
 @dataclass
@@ -300,8 +307,13 @@ class PPOConfig:
 class LabelConfig:
     """Sample K completions per prompt from the SFT policy and have a labeler rank them (`rlhf label`)."""
 
+    source: Literal["simulated", "import"] = "simulated"
+    """Where rankings come from. "simulated": the SFT policy samples K completions per prompt and the
+    simulated labeler ranks them by the prompts' constraints (every prompt needs some). "import":
+    no sampling; the comparisons imported as <output>/train and <output>/heldout are used as they are."""
+
     prompts: str = "prompts/train"
-    """Record set the training comparisons are drawn from."""
+    """Record set (kind prompts) the training comparisons are drawn from."""
     heldout_prompts: str = "prompts/heldout"
     """Record set the held-out comparisons (RM accuracy) are drawn from."""
     num_prompts: PositiveInt = 64
@@ -317,7 +329,7 @@ class LabelConfig:
     noise: Probability = 0.0
     """Simulated labeler noise: probability of swapping adjacent ranks (human disagreement)."""
     output: str = "comparisons"
-    """Record-set prefix: writes <output>/train and <output>/heldout."""
+    """Record-set prefix: <output>/train and <output>/heldout are written (simulated) or expected (import)."""
     seed: NonNegativeInt = 0
     """Seeds prompt choice, sampling and the labeler."""
 
@@ -359,6 +371,11 @@ class RunConfig:
 
     runs_dir: str = "runs"
     """Parent of every run directory (runs/<id>/: store, models, report)."""
+    data: dict[str, str] = field(default_factory=lambda: {
+        "prompts/train": "demo", "prompts/heldout": "demo", "demonstrations": "demo",
+        "general/train": "demo", "general/heldout": "demo"})
+    """Record set -> source imported at the start (see `rlhf data import`): "demo" (bundled), a store
+    URI or a local JSONL path. `rlhf run --data SET=SOURCE` adds or replaces one."""
     run_id: str = ""
     """Name of this run's directory; "" picks a timestamp."""
     ptx_coef: NonNegativeFloat = 0.2

@@ -58,6 +58,18 @@ class SimulatedLabeler(Labeler):
         payload = json.dumps([self.seed, prompt_record["prompt"], completions], ensure_ascii=False)
         return random.Random(hashlib.sha256(payload.encode()).digest())
 
+    @staticmethod
+    def can_judge(prompt_record: dict) -> bool:
+        """Whether the prompt has constraints to judge by (a real prompt set often has none)."""
+        return bool(prompt_record.get("constraints"))
+
+    @staticmethod
+    def compare(prompt_record: dict, a: str, b: str) -> float:
+        """1.0 when `a` is better than `b`, 0.0 when worse, 0.5 for a tie (equal `quality_key`s):
+        a win rate counts ties as half, without the seeded tie-break `rank` applies."""
+        key_a, key_b = (quality_key(prompt_record["constraints"], text) for text in (a, b))
+        return 1.0 if key_a > key_b else 0.0 if key_a < key_b else 0.5
+
     def rank(self, prompt_record: dict, completions: list[str]) -> list[int]:
         """Indices of `completions`, best first. Raises ValueError if the record has no constraints
         (nothing verifiable to judge) or a constraint is unknown."""
