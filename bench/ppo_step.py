@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_dirs  # noqa: E402
-from pipelines.local import start_service, upload_demo_data  # noqa: E402
+from pipelines.data import DEMO_SETS, import_data  # noqa: E402
+from pipelines.local import start_service  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import Generation  # noqa: E402
@@ -130,7 +131,7 @@ def main() -> None:
         for section, service in services.items():
             getattr(config.services, section).port = service.port
         with DataStoreClient(services["data_store"].target) as store:
-            upload_demo_data(store)
+            import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
         remote = measure(copy.deepcopy(config), args.steps, None)
         local = measure(copy.deepcopy(config), args.steps, (policy_dir, rm_dir))
     finally:

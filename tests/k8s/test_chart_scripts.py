@@ -248,17 +248,43 @@ def test_wait_for_s3_model(scripts, tmp_path, s3_endpoint):
     assert result.returncode == 0, result.stderr
 
 
-def test_data_stage_imports_every_demo_set_with_the_real_cli():
-    """The data stage runs `rlhf data import`: its command parses with the project's CLI and loads
-    every bundled set `rlhf run` starts from."""
-    from pipelines import local
+def data_job_sources(values: dict) -> dict[str, str]:
+    """The data Job's RECORD_SET=SOURCE arguments, parsed by the project's own CLI."""
     from pipelines.cli import build_parser
 
-    (job,) = [j for j in chartlib.find(chartlib.render("default"), "Job") if j["metadata"]["name"] == "rlhf-data"]
+    job = chartlib.one(chartlib.render_values(values), "Job", "rlhf-data")
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"][0] == "rlhf"
     args = build_parser().parse_args(container["command"][1:] + container["args"])
     assert args.config == "/etc/rlhf/config.yaml"
-    assert dict(s.split("=", 1) for s in args.sources) == {name: "demo" for name in local.DEMO_SETS}
-    for set_name in ("demonstrations", "prompts/train", "prompts/heldout"):
-        assert set_name in local.DEMO_SETS
+    return dict(s.split("=", 1) for s in args.sources)
+
+
+def test_data_stage_imports_every_demo_set_with_the_real_cli():
+    """By default the data stage loads every bundled set `rlhf run` starts from."""
+    from pipelines.data import DEMO_SETS
+
+    assert data_job_sources({}) == {name: "demo" for name in DEMO_SETS}
+
+
+def test_data_stage_imports_the_sets_values_list():
+    """values data.sources adds a team's own sets (here comparisons) and a null removes a demo one."""
+    from pipelines.data import set_kind
+
+    sources = data_job_sources({"data": {"sources": {"comparisons/train": "s3://rlhf/data/pairs.jsonl",
+                                                     "prompts/train": "s3://rlhf/data/prompts.jsonl",
+                                                     "general/train": None}}})
+    assert sources["comparisons/train"] == "s3://rlhf/data/pairs.jsonl" and set_kind("comparisons/train") == "comparisons"
+    assert sources["prompts/train"] == "s3://rlhf/data/prompts.jsonl" and "general/train" not in sources
+
+
+@pytest.mark.parametrize("sources, message", [
+    ({"pairs": "s3://rlhf/pairs.jsonl"}, "invalid propertyName 'pairs'"),
+    ({"comparisons/train": "/local/pairs.jsonl"}, "/data/sources/comparisons~1train"),
+])
+def test_data_sources_the_import_cannot_read_are_rejected(sources, message):
+    import helm_python
+
+    with pytest.raises(helm_python.HelmValuesError) as info:
+        chartlib.chart().validate_schema({"data": {"sources": sources}})
+    assert message in str(info.value), str(info.value)

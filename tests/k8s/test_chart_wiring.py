@@ -262,8 +262,8 @@ def test_trainer_disabled_renders_no_job():
 # ---- stages -----------------------------------------------------------------------------------
 
 STAGE_COMMANDS = {
-    "data": ["rlhf", "data", "import", "prompts/train=demo", "prompts/heldout=demo", "demonstrations=demo",
-             "general/train=demo", "general/heldout=demo"],
+    "data": ["rlhf", "data", "import", "demonstrations=demo", "general/heldout=demo", "general/train=demo",
+             "prompts/heldout=demo", "prompts/train=demo"],
     "sft": ["rlhf", "train", "sft"],
     "label": ["rlhf", "label"],
     "rm": ["rlhf", "train", "rm"],
@@ -346,15 +346,13 @@ def test_configmap_parses_with_the_rlhf_config_loader(variant, tmp_path):
                 assert raw[section][field] == value, f"config.{section}.{field}"
 
 
-def test_config_passes_extra_sections_through_and_chart_owned_keys_win():
+def test_config_passes_user_sections_through_and_chart_owned_keys_win():
     objects = chartlib.render_values({"config": {
         "ppo": {"steps": 3, "kl_coef": 0.1},
-        "future_section": {"anything": [1, 2]},
         "services": {"policy_inference": {"port": 1, "max_queue": 7}},
         "store": {"uri": "s3://elsewhere", "access_key_env": "MY_KEY"}}})
     raw = yaml.safe_load(one(objects, "ConfigMap", "rlhf-config")["data"]["config.yaml"])
     assert raw["ppo"] == {"steps": 3, "kl_coef": 0.1, "resume": True, "metrics_port": 9090}
-    assert raw["future_section"] == {"anything": [1, 2]}
     assert raw["services"]["policy_inference"]["port"] == 50051  # the chart's port wins
     assert raw["services"]["policy_inference"]["max_queue"] == 7
     assert raw["store"]["uri"] == "s3://rlhf" and raw["store"]["access_key_env"] == "MY_KEY"

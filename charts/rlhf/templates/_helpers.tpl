@@ -121,6 +121,15 @@ chart's keys winning so the file always agrees with the objects rendered next to
 reward.kserve.enabled, services.reward_scoring.host/port name the InferenceService and
 reward_serving gets the keys of rlhf.kserve.config.
 */}}
+{{/* The data Job's RECORD_SET=SOURCE arguments, from values data.sources (a YAML list). */}}
+{{- define "rlhf.dataSources" -}}
+{{- $args := list }}
+{{- range $set, $source := .Values.data.sources }}
+{{- $args = append $args (printf "%s=%s" $set $source) }}
+{{- end }}
+{{- toYaml $args }}
+{{- end }}
+
 {{- define "rlhf.configYaml" -}}
 {{- $root := . }}
 {{- $bucketUri := printf "s3://%s" .Values.store.bucket }}
