@@ -30,15 +30,26 @@ def _component(fn):
 @_component
 def import_data(mode: str, namespace: str, release: str, local_config: str, run_id: str,
                 demonstrations_uri: str, prompts_uri: str, heldout_prompts_uri: str, general_uri: str,
-                general_heldout_uri: str):
-    """Loads the five record sets into the data-store ("demo": the bundled demo set)."""
-    from pipelines.launcher import Run
+                general_heldout_uri: str, comparisons_uri: str, heldout_comparisons_uri: str,
+                label_source: str) -> dict:
+    """Loads the record sets into the data-store ("demo": the bundled set); with label_source
+    "import", the comparisons too, as this run's comparisons/pipelines/<run id>/{train,heldout}.
+    Returns record set -> source, for the report."""
+    from pipelines.launcher import Run, comparisons_prefix
 
     sources = {"demonstrations": demonstrations_uri, "prompts/train": prompts_uri,
                "prompts/heldout": heldout_prompts_uri, "general/train": general_uri,
                "general/heldout": general_heldout_uri}
+    if label_source == "import":
+        if not (comparisons_uri and heldout_comparisons_uri):
+            raise ValueError("label_source=import: give comparisons_uri and heldout_comparisons_uri (JSONL comparisons)")
+        prefix = comparisons_prefix(run_id)
+        sources.update({f"{prefix}/train": comparisons_uri, f"{prefix}/heldout": heldout_comparisons_uri})
+    elif label_source != "simulated":
+        raise ValueError(f"label_source: {label_source!r}; expected 'simulated' or 'import'")
     Run(mode, run_id, namespace, release, local_config).stage(
         "data", {}, positional=[f"{name}={uri}" for name, uri in sources.items()])
+    return sources
 
 
 @_component
@@ -56,14 +67,16 @@ def sft(mode: str, namespace: str, release: str, local_config: str, run_id: str,
 
 @_component
 def label(mode: str, namespace: str, release: str, local_config: str, run_id: str, sft_model: str,
-          k: int) -> str:
-    """The SFT policy samples k completions per prompt, the labeler ranks them; returns the
-    comparisons' record-set prefix (<prefix>/train, <prefix>/heldout)."""
-    from pipelines.launcher import Run
+          k: int, label_source: str) -> str:
+    """The SFT policy samples k completions per prompt and the labeler ranks them, or (label_source
+    "import") the imported comparisons are checked; returns the comparisons' record-set prefix
+    (<prefix>/train, <prefix>/heldout)."""
+    from pipelines.launcher import Run, comparisons_prefix
 
-    prefix = f"pipelines/{run_id}/comparisons"
+    prefix = comparisons_prefix(run_id)
     Run(mode, run_id, namespace, release, local_config).stage(
-        "label", {"label.k": k, "label.output": prefix, "sft.output_dir": sft_model},
+        "label", {"label.k": k, "label.source": label_source, "label.output": prefix, "sft.output_dir": sft_model,
+                  "rm.comparisons": f"{prefix}/train", "rm.heldout_comparisons": f"{prefix}/heldout"},
         models={"policy_inference": sft_model})
     return prefix
 
@@ -101,9 +114,9 @@ def ppo(mode: str, namespace: str, release: str, local_config: str, run_id: str,
 
 
 @_component
-def evaluate(mode: str, namespace: str, release: str, local_config: str, run_id: str, sft_model: str,
-             reward_model: str, policy: str, policy_name: str, metrics: Output[Metrics],
-             report: Output[Markdown]) -> str:
+def evaluate(mode: str, namespace: str, release: str, local_config: str, run_id: str, base_model: str,
+             data: dict, sft_model: str, reward_model: str, policy: str, policy_name: str,
+             metrics: Output[Metrics], report: Output[Markdown]) -> str:
     """Win rate against SFT, KL, RM accuracy and perplexity: a Metrics artifact and the report
     (markdown) for the UI; returns the report's store URI."""
     import json
@@ -113,7 +126,8 @@ def evaluate(mode: str, namespace: str, release: str, local_config: str, run_id:
     run = Run(mode, run_id, namespace, release, local_config)
     uri = run.uri("report")
     overrides = {"eval.reference_model": sft_model, "eval.policies": {policy_name: policy},
-                 "eval.rm_summary": f"{reward_model}/rm_summary.json", "eval.report_uri": uri}
+                 "eval.rm_summary": f"{reward_model}/rm_summary.json", "eval.report_uri": uri,
+                 "run.run_id": run_id, "run.data": data, "sft.base_model": base_model}
     if mode == "local":
         overrides["eval.report_dir"] = str(run.local_dir / "report")
     run.stage("eval", overrides, models={"policy_inference": sft_model, "reference_kl": sft_model,
@@ -135,6 +149,9 @@ def rlhf_alignment(
     heldout_prompts_uri: str = "demo",
     general_uri: str = "demo",
     general_heldout_uri: str = "demo",
+    label_source: str = "simulated",
+    comparisons_uri: str = "",
+    heldout_comparisons_uri: str = "",
     k: int = 4,
     beta: float = 0.05,
     ptx_coef: float = 0.2,
@@ -150,15 +167,18 @@ def rlhf_alignment(
                run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
     data = import_data(**run, demonstrations_uri=demonstrations_uri, prompts_uri=prompts_uri,
                        heldout_prompts_uri=heldout_prompts_uri, general_uri=general_uri,
-                       general_heldout_uri=general_heldout_uri).set_display_name("import data")
+                       general_heldout_uri=general_heldout_uri, comparisons_uri=comparisons_uri,
+                       heldout_comparisons_uri=heldout_comparisons_uri,
+                       label_source=label_source).set_display_name("import data")
     sft_task = sft(**run, base_model=base_model, gpus_per_worker=gpus_per_worker).after(data)
-    label_task = label(**run, sft_model=sft_task.output, k=k).set_display_name("sample K + rank")
+    label_task = label(**run, sft_model=sft_task.output, k=k,
+                       label_source=label_source).set_display_name("sample K + rank")
     rm_task = reward_model(**run, sft_model=sft_task.output, comparisons=label_task.output,
                            gpus_per_worker=gpus_per_worker)
     ppo_task = ppo(**run, sft_model=sft_task.output, reward_model=rm_task.output, beta=beta, ptx_coef=ptx_coef,
                    ppo_steps=ppo_steps, workers=workers, gpus_per_worker=gpus_per_worker)
-    eval_task = evaluate(**run, sft_model=sft_task.output, reward_model=rm_task.output, policy=ppo_task.output,
-                         policy_name="PPO")
+    eval_task = evaluate(**run, base_model=base_model, data=data.output, sft_model=sft_task.output,
+                         reward_model=rm_task.output, policy=ppo_task.output, policy_name="PPO")
     for task in (data, sft_task, label_task, rm_task, ppo_task, eval_task):
         task.set_caching_options(False)  # stages read and write the store: a cached step would skip that
     return eval_task.outputs["metrics"]

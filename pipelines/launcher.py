@@ -55,6 +55,12 @@ def stage_args(overrides: dict[str, object], positional: list[str] | None = None
     return args
 
 
+def comparisons_prefix(run_id: str) -> str:
+    """The record-set prefix of a pipeline run's comparisons (imported or labelled): under
+    comparisons/, so the set names say their kind."""
+    return f"comparisons/pipelines/{run_id}"
+
+
 # ---------------------------------------------------------------------------------------- cluster
 
 def job_name(run_id: str, stage: str) -> str:

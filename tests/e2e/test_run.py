@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipelines.local import PRESETS
+
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["sft.epochs=0.05", "label.num_prompts=8", "label.num_heldout=4", "label.k=3", "label.max_new_tokens=8",
-        "ppo.steps=2", "ppo.prompts_per_step=4", "ppo.minibatch_size=4", "ppo.max_new_tokens=8",
-        "ppo.eval_every=1", "ppo.eval_size=4", "ppo.ptx_batch_size=2", "eval.max_prompts=8",
-        "eval.max_general=8", "eval.max_new_tokens=8"]
+TINY = PRESETS["tiny"]
 
 
 def numbers(node):

@@ -80,11 +80,13 @@ def loaded_config(command: list[str], tmp_path: Path):
 
 
 def test_every_step_submits_a_valid_pytorchjob_with_its_real_command(submitted, tmp_path):
-    assert step(pipeline.import_data, demonstrations_uri="s3://data/demos.jsonl", prompts_uri="demo",
-                heldout_prompts_uri="demo", general_uri="demo", general_heldout_uri="demo") is None
+    sources = step(pipeline.import_data, demonstrations_uri="s3://data/demos.jsonl", prompts_uri="demo",
+                   heldout_prompts_uri="demo", general_uri="demo", general_heldout_uri="demo", comparisons_uri="",
+                   heldout_comparisons_uri="", label_source="simulated")
+    assert sources["demonstrations"] == "s3://data/demos.jsonl" and len(sources) == 5
     assert step(pipeline.sft, base_model="smollm2", gpus_per_worker=1) == SFT_URI
-    assert step(pipeline.label, sft_model=SFT_URI, k=6) == "pipelines/run-7/comparisons"
-    assert step(pipeline.reward_model, sft_model=SFT_URI, comparisons="pipelines/run-7/comparisons",
+    assert step(pipeline.label, sft_model=SFT_URI, k=6, label_source="simulated") == "comparisons/pipelines/run-7"
+    assert step(pipeline.reward_model, sft_model=SFT_URI, comparisons="comparisons/pipelines/run-7",
                 gpus_per_worker=1) == RM_URI
     assert step(pipeline.ppo, sft_model=SFT_URI, reward_model=RM_URI, beta=0.02, ptx_coef=0.5, ppo_steps=40,
                 workers=1, gpus_per_worker=1) == PPO_URI
@@ -107,18 +109,38 @@ def test_every_step_submits_a_valid_pytorchjob_with_its_real_command(submitted, 
 
     _, config = loaded_config(label, tmp_path)
     assert label[:2] == ["rlhf", "label"]
-    assert (config.label.k, config.label.output, config.sft.output_dir) == (6, "pipelines/run-7/comparisons", SFT_URI)
+    assert (config.label.k, config.label.output, config.sft.output_dir) == (6, "comparisons/pipelines/run-7", SFT_URI)
+    assert config.label.source == "simulated"
 
     _, config = loaded_config(rm, tmp_path)
     assert (config.rm.init_model, config.rm.output_uri) == (SFT_URI, RM_URI)
-    assert (config.rm.comparisons, config.rm.heldout_comparisons) == ("pipelines/run-7/comparisons/train",
-                                                                      "pipelines/run-7/comparisons/heldout")
+    assert (config.rm.comparisons, config.rm.heldout_comparisons) == ("comparisons/pipelines/run-7/train",
+                                                                      "comparisons/pipelines/run-7/heldout")
 
     _, config = loaded_config(ppo, tmp_path)
     assert ppo[:3] == ["rlhf", "train", "ppo"]
     assert (config.ppo.init_model, config.ppo.value_model, config.ppo.output_uri) == (SFT_URI, RM_URI, PPO_URI)
     assert (config.ppo.kl_coef, config.ppo.ptx_coef, config.ppo.steps) == (0.02, 0.5, 40)
     assert (config.ppo.run_name, config.ppo.resume) == ("pipeline-run-7", False)
+
+
+def test_imported_comparisons_become_the_runs_comparison_sets(submitted, tmp_path):
+    """label_source=import: the data step imports the team's comparisons under the run's prefix,
+    and the label step only checks them (label.source=import) where the RM will read them."""
+    from pipelines.data import set_kind
+
+    step(pipeline.import_data, demonstrations_uri="demo", prompts_uri="demo", heldout_prompts_uri="demo",
+         general_uri="demo", general_heldout_uri="demo", comparisons_uri="s3://data/pairs.jsonl",
+         heldout_comparisons_uri="s3://data/pairs-heldout.jsonl", label_source="import")
+    step(pipeline.label, sft_model=SFT_URI, k=4, label_source="import")
+    data, label = (cli_command(container_of(as_dict(job))) for job in submitted)
+    args, _ = loaded_config(data, tmp_path)
+    sources = dict(item.split("=", 1) for item in args.sources)
+    assert sources["comparisons/pipelines/run-7/train"] == "s3://data/pairs.jsonl"
+    assert sources["comparisons/pipelines/run-7/heldout"] == "s3://data/pairs-heldout.jsonl"
+    assert set_kind("comparisons/pipelines/run-7/train") == "comparisons"
+    _, config = loaded_config(label, tmp_path)
+    assert (config.label.source, config.rm.comparisons) == ("import", "comparisons/pipelines/run-7/train")
 
 
 def test_distributed_ppo_runs_torchrun_on_every_replica_with_gpus(submitted):
@@ -140,7 +162,7 @@ def test_distributed_ppo_runs_torchrun_on_every_replica_with_gpus(submitted):
 
 
 def test_cpu_stage_gets_no_gpu_and_the_chart_s_stage_pod_settings(submitted):
-    step(pipeline.label, sft_model=SFT_URI, k=4)
+    step(pipeline.label, sft_model=SFT_URI, k=4, label_source="simulated")
     job = as_dict(submitted[0])
     container = container_of(job)
     assert "nvidia.com/gpu" not in container["resources"].get("limits", {})

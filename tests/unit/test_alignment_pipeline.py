@@ -11,6 +11,7 @@ PARAMETERS = {  # name -> (KFP type, default)
     "base_model": ("STRING", "smollm2"), "demonstrations_uri": ("STRING", "demo"),
     "prompts_uri": ("STRING", "demo"), "heldout_prompts_uri": ("STRING", "demo"),
     "general_uri": ("STRING", "demo"), "general_heldout_uri": ("STRING", "demo"),
+    "label_source": ("STRING", "simulated"), "comparisons_uri": ("STRING", ""), "heldout_comparisons_uri": ("STRING", ""),
     "k": ("NUMBER_INTEGER", 4), "beta": ("NUMBER_DOUBLE", 0.05), "ptx_coef": ("NUMBER_DOUBLE", 0.2),
     "ppo_steps": ("NUMBER_INTEGER", 6), "workers": ("NUMBER_INTEGER", 1), "gpus_per_worker": ("NUMBER_INTEGER", 1),
     "namespace": ("STRING", "rlhf"), "release": ("STRING", "rlhf"), "mode": ("STRING", "cluster"),
@@ -33,7 +34,7 @@ def test_dag_runs_the_stages_in_instructgpt_order(tmp_path):
     depends = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     assert depends == {"import-data": set(), "sft": {"import-data"}, "label": {"sft"},
                        "reward-model": {"sft", "label"}, "ppo": {"sft", "reward-model"},
-                       "evaluate": {"sft", "reward-model", "ppo"}}
+                       "evaluate": {"import-data", "sft", "reward-model", "ppo"}}
     # Models travel as the upstream step's output (a store URI), not as paths.
     ppo_inputs = tasks["ppo"]["inputs"]["parameters"]
     assert ppo_inputs["sft_model"]["taskOutputParameter"] == {"outputParameterKey": "Output", "producerTask": "sft"}

@@ -1,0 +1,71 @@
+"""A team's first real run on its own data, end to end with real service processes: prompts
+without constraints, pairwise and K-way comparisons mixed, chat-form demonstrations, rankings
+imported (label.source=import), through `rlhf run --preset tiny` and `rlhf pipeline run-local`."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+from tests.e2e.own_data import write_own_data
+from tests.e2e.test_run import ROOT, TINY, numbers
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_rlhf_run_on_own_data_without_constraints(tmp_path):
+    files = write_own_data(tmp_path)
+    data = [arg for name, path in files.items() for arg in ("--data", f"{name}={path}")]
+    result = run_cli("run", "--preset", "tiny", "--run-id", "own", "--set", f"run.runs_dir={tmp_path / 'runs'}",
+                     "--set", "label.source=import", "--set", "ppo.learning_rate=1e-5", *data)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    run_dir = tmp_path / "runs" / "own"
+    assert (tmp_path / "runs" / "latest").resolve() == run_dir.resolve()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    values = list(numbers({k: v for k, v in metrics.items() if k not in ("examples", "run")}))
+    assert values and all(math.isfinite(v) for v in values), metrics
+    # No prompt has constraints: the reward model judged every win, and said so.
+    assert metrics["run"]["judge"] == "reward model" and metrics["constrained_prompts"] == 0
+    assert all(p["constraint_satisfaction"] is None for p in metrics["policies"].values())
+    report = (run_dir / "report.md").read_text()
+    assert "judged by the reward model" in report and f"`{metrics['run']['config_hash']}`" in report
+    assert f"comparisons/train = {files['comparisons/train']}" in report and "| ties |" in report
+    # The imported comparisons trained the RM as they were: 12 prompts, pairwise stored as K = 2.
+    store = run_dir / "store" / "records"
+    pairs = [json.loads(line) for line in (store / "comparisons" / "train.jsonl").read_text().splitlines()]
+    assert [len(p["completions"]) for p in pairs] == [3, 2] * 6
+    assert json.loads((run_dir / "models" / "rm_summary.json").read_text())["train_prompts"] == 12
+    assert "constraints" not in "".join(p.read_text() for p in store.rglob("*.jsonl"))
+    # The console log is kept with the run.
+    assert "run: done in" in (run_dir / "console.log").read_text()
+
+
+def test_pipeline_run_local_on_own_data(tmp_path):
+    files = write_own_data(tmp_path)
+    params = {"demonstrations_uri": files["demonstrations"], "prompts_uri": files["prompts/train"],
+              "heldout_prompts_uri": files["prompts/heldout"], "comparisons_uri": files["comparisons/train"],
+              "heldout_comparisons_uri": f"file://{files['comparisons/heldout']}", "label_source": "import",
+              "ppo_steps": 2, "beta": "1e-5", "ptx_coef": 0.0, "gpus_per_worker": 0}
+    args = ["pipeline", "run-local", "--run-id", "own", "--set", f"run.runs_dir={tmp_path / 'runs'}"]
+    args += [a for name, value in params.items() for a in ("--param", f"{name}={value}")]
+    args += [a for item in TINY if not item.startswith("ppo.steps=") for a in ("--set", item)]
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+    run_dir = tmp_path / "runs" / "pipeline-own"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert all(math.isfinite(v) for v in metrics.values()) and "rm_heldout_accuracy" in metrics, metrics
+    (run,) = (run_dir / "store" / "records" / "comparisons" / "pipelines").iterdir()
+    pairs = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
+    assert [len(p["completions"]) for p in pairs] == [3, 2] * 6  # imported, not sampled
+    rows = [json.loads(line) for line in
+            (run_dir / "store" / "pipelines" / run.name / "models/ppo/training_metrics.jsonl").read_text().splitlines()]
+    assert {r["kl_coef"] for r in rows} == {1e-5}  # the KFP float parameter in scientific notation
+    report = (run_dir / "report" / "report.md").read_text()
+    assert "judged by the reward model" in report and str(files["comparisons/train"]) in report
