@@ -69,3 +69,20 @@ def test_pipeline_run_local_on_own_data(tmp_path):
     assert {r["kl_coef"] for r in rows} == {1e-5}  # the KFP float parameter in scientific notation
     report = (run_dir / "report" / "report.md").read_text()
     assert "judged by the reward model" in report and str(files["comparisons/train"]) in report
+
+
+def test_bad_settings_fail_before_any_model_loads(tmp_path):
+    """Out-of-range values fail at config load, and prompts without constraints fail the simulated
+    labeler right after the data import, before SFT: no model directory is ever written."""
+    runs = tmp_path / "runs"
+    result = run_cli("run", "--run-id", "bad", "--set", f"run.runs_dir={runs}", "--set", "sft.batch_size=0", timeout=60)
+    assert result.returncode == 1 and "sft.batch_size: 0 is out of range: must be >= 1" in result.stderr
+    assert not runs.exists()
+
+    files = write_own_data(tmp_path)
+    result = run_cli("run", "--preset", "tiny", "--run-id", "simulated", "--set", f"run.runs_dir={runs}",
+                     "--data", f"prompts/train={files['prompts/train']}", timeout=300)
+    assert result.returncode == 1
+    assert ("label.source=simulated: record set 'prompts/train' line 1 has no constraints" in result.stderr
+            and "label.source=import" in result.stderr), result.stderr[-2000:]
+    assert not (runs / "simulated" / "models").exists()
