@@ -8,7 +8,7 @@
   rlhf eval               SFT vs PPO vs PPO-ptx report
   rlhf run                the whole loop on this machine (the embedded default)
   rlhf data import        load record sets (bundled demo data, JSONL files or URIs) into the data-store
-  rlhf model upload       a model directory to the store, for stages and services to load by URI
+  rlhf store upload       a local file or directory (base model, JSONL data) to a store URI
   rlhf pipeline compile   write the Kubeflow pipeline YAML (pipelines/rlhf_pipeline.yaml)
   rlhf pipeline run-local the Kubeflow pipeline on this machine (kfp.local, services on 127.0.0.1)
 """
@@ -21,6 +21,7 @@ import dataclasses
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 from pipelines.local import PRESETS
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, load_config
@@ -139,11 +140,17 @@ def _data_import(args: argparse.Namespace) -> None:
         import_data(store, sources, kind=args.kind)
 
 
-def _model_upload(args: argparse.Namespace) -> None:
+def _store_upload(args: argparse.Namespace) -> None:
+    from rlhf.storage import write_uri
     from rlhf.storage.dirs import upload_dir
 
-    objects = upload_dir(args.model_dir, args.uri)
-    print(f"uploaded {len(objects)} files of {args.model_dir} to {args.uri}", flush=True)
+    path = Path(args.path)
+    if path.is_file():
+        info = write_uri(args.uri, path.read_bytes())
+        print(f"uploaded {path} ({info.size} bytes) to {args.uri}", flush=True)
+        return
+    objects = upload_dir(path, args.uri)
+    print(f"uploaded {len(objects)} files of {path} to {args.uri}", flush=True)
 
 
 def _pipeline_compile(args: argparse.Namespace) -> None:
@@ -256,14 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(data_import)
     data_import.set_defaults(run=_data_import)
 
-    model = commands.add_parser("model", help="model directories in the store").add_subparsers(
-        dest="action", required=True)
-    upload = model.add_parser("upload", help="copy a model directory (e.g. a base model) to a store URI, which "
-                                             "sft.base_model and the other model fields accept")
-    upload.add_argument("model_dir", help="a Hugging Face model directory (config.json, weights, tokenizer)")
-    upload.add_argument("uri", help="where: s3://BUCKET/PREFIX (endpoint and keys from $RLHF_S3_ENDPOINT, "
-                                    "$AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY) or file:///DIR")
-    upload.set_defaults(run=_model_upload)
+    store = commands.add_parser("store", help="objects in the store").add_subparsers(dest="action", required=True)
+    upload = store.add_parser("upload", help="copy a local file or directory to a store URI: a base model "
+                                             "(sft.base_model and every model field accept the URI) or JSONL data "
+                                             "(rlhf data import and the chart's data.sources accept it)")
+    upload.add_argument("path", help="a file, or a directory (e.g. a Hugging Face model: config.json, weights, "
+                                     "tokenizer)")
+    upload.add_argument("uri", help="where: s3://BUCKET/KEY (endpoint and keys from $RLHF_S3_ENDPOINT, "
+                                    "$AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY) or file:///PATH")
+    upload.set_defaults(run=_store_upload)
 
     pipeline = commands.add_parser("pipeline", help="the Kubeflow pipeline rlhf-alignment").add_subparsers(
         dest="action", required=True)

@@ -34,7 +34,7 @@ def resolve_model(name: str) -> Path:
             raise FileNotFoundError(
                 f"{name}: no such directory; if it is a Hugging Face hub id, this machine may be offline and the "
                 f"stages never download: fetch it where the hub is reachable (`huggingface-cli download {name} "
-                f"--local-dir DIR`), then pass DIR, or `rlhf model upload DIR s3://BUCKET/models/NAME` and pass that URI")
+                f"--local-dir DIR`), then pass DIR, or `rlhf store upload DIR s3://BUCKET/models/NAME` and pass that URI")
         raise FileNotFoundError(f"{path}: no model here (config.json missing); run the stage that writes it first")
     return path
 

@@ -95,3 +95,26 @@ def test_the_cli_exits_with_the_error_and_an_explicit_kind_works(store, tmp_path
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(store.get("records/team-a/ranked.jsonl"))["completions"] == ["a", "b"]
+
+
+def test_store_upload_puts_a_base_model_and_data_where_the_stages_read_them(moto_s3, tiny_models, tmp_path,
+                                                                            monkeypatch):
+    """`rlhf store upload`: a model directory becomes a URI sft.base_model loads, a JSONL file a
+    source `rlhf data import` (and the chart's data.sources) reads."""
+    from pipelines.common import resolve_model
+    from pipelines.data import read_source
+
+    bucket = moto_s3.make_bucket()
+    env = {**os.environ, **moto_s3.env}
+    files = write_own_data(tmp_path)
+    for path, uri in ((tiny_models["policy"], f"s3://{bucket}/models/base"),
+                      (files["comparisons/train"], f"s3://{bucket}/data/pairs.jsonl")):
+        result = subprocess.run([sys.executable, "-m", "pipelines.cli", "store", "upload", str(path), uri], cwd=ROOT,
+                                capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0 and f"to {uri}" in result.stdout, result.stderr
+    for name, value in moto_s3.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RLHF_CACHE", str(tmp_path / "cache"))
+    model_dir = resolve_model(f"s3://{bucket}/models/base")
+    assert (model_dir / "model.safetensors").read_bytes() == (tiny_models["policy"] / "model.safetensors").read_bytes()
+    assert read_source("comparisons/train", f"s3://{bucket}/data/pairs.jsonl") == files["comparisons/train"].read_bytes()

@@ -39,5 +39,5 @@ def test_length_check_names_set_line_and_id_or_skips():
 def test_a_hub_id_is_answered_with_how_to_provide_the_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"HuggingFaceTB/SmolLM2-360M: no such directory; if it is a Hugging "
-                                                r"Face hub id.*rlhf model upload DIR"):
+                                                r"Face hub id.*rlhf store upload DIR"):
         resolve_model("HuggingFaceTB/SmolLM2-360M")
