@@ -36,13 +36,12 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(x - mean) / sqrt(var + 1e-8) over the valid entries; padding positions are set to 0.
 
     mean and var are taken over all valid tokens of the batch (not per row); var is the unbiased
     (Bessel-corrected, n - 1) variance as in TRL, so the valid entries come out with sample std 1.
-    With `shift_mean=False` the mean is added back (only the scale is normalised). Whitening
-    advantages keeps the policy step size independent of the reward scale, which drifts as the
+    Whitening advantages keeps the policy step size independent of the reward scale, which drifts as the
     policy improves. Raises ValueError with fewer than 2 valid entries (no variance to estimate).
     """
     mask = mask.to(x.dtype)
@@ -51,10 +50,7 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) 
         raise ValueError(f"masked_whiten needs at least 2 valid entries, got {int(n)}")
     mean = (x * mask).sum() / n
     var = (((x - mean) * mask) ** 2).sum() / (n - 1)
-    whitened = (x - mean) * torch.rsqrt(var + 1e-8)
-    if not shift_mean:
-        whitened = whitened + mean
-    return whitened * mask
+    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
 
 
 @torch.no_grad()

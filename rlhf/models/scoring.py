@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from rlhf.algos.sft import token_logprobs
 from rlhf.models.loading import format_prompt, last_token_scores
 
 
@@ -104,9 +105,8 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
-                   logits_to_keep=width + 1).logits[:, :-1].float()
-    targets = input_ids[:, input_ids.shape[1] - width:]
-    logprobs = logits.gather(-1, targets[..., None]).squeeze(-1) - logits.logsumexp(-1)
+                   logits_to_keep=width + 1).logits
+    logprobs = token_logprobs(logits, input_ids[:, input_ids.shape[1] - width - 1:])
     columns = torch.arange(width, device=logprobs.device)
     mask = columns[None, :] >= width - torch.as_tensor(completion_lengths, device=logprobs.device)[:, None]
     return logprobs.masked_fill(~mask, 0.0), mask
