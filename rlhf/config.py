@@ -148,6 +148,17 @@ class SFTConfig:
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast (weights and optimizer stay fp32)."""
+    strategy: str = "ddp"
+    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
+    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
+    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
+    cpu_offload: bool = False
+    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per optimizer step: each rank's share of a batch is split into this many
+    forward/backward passes (same result, less activation memory)."""
 
 
 @dataclass
@@ -179,6 +190,17 @@ class RMConfig:
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast."""
+    strategy: str = "ddp"
+    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
+    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
+    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
+    cpu_offload: bool = False
+    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per optimizer step: each rank's share of a batch's prompts is split into this many
+    forward/backward passes (same result, less activation memory)."""
 
 
 @dataclass
@@ -262,6 +284,17 @@ class PPOConfig:
     under bf16 autocast the trainer's own matmuls see the weights in bf16 too; "float32" is exact."""
     metrics_port: int = -1
     """Prometheus port of the trainer (rank 0); -1 disables."""
+    strategy: str = "ddp"
+    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
+    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
+    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
+    cpu_offload: bool = False
+    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
+    gradient_accumulation_steps: int = 1
+    """Micro-batches per optimizer step: each rank's share of each PPO minibatch (and its ptx rows) is split into this many
+    forward/backward passes (same result, less activation memory)."""
 
 
 @dataclass

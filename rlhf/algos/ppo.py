@@ -27,6 +27,8 @@ valid tokens of a row are contiguous (padding on either side).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -36,7 +38,8 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True,
+                  total: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
     """(x - mean) / sqrt(var + 1e-8) over the valid entries; padding positions are set to 0.
 
     mean and var are taken over all valid tokens of the batch (not per row); var is the unbiased
@@ -44,13 +47,15 @@ def masked_whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) 
     With `shift_mean=False` the mean is added back (only the scale is normalised). Whitening
     advantages keeps the policy step size independent of the reward scale, which drifts as the
     policy improves. Raises ValueError with fewer than 2 valid entries (no variance to estimate).
+    `total` turns a local sum into the sum over every worker (data-parallel PPO whitens the global
+    batch, as one process would).
     """
     mask = mask.to(x.dtype)
-    n = mask.sum()
+    n = total(mask.sum())
     if n < 2:
         raise ValueError(f"masked_whiten needs at least 2 valid entries, got {int(n)}")
-    mean = (x * mask).sum() / n
-    var = (((x - mean) * mask) ** 2).sum() / (n - 1)
+    mean = total((x * mask).sum()) / n
+    var = total((((x - mean) * mask) ** 2).sum()) / (n - 1)
     whitened = (x - mean) * torch.rsqrt(var + 1e-8)
     if not shift_mean:
         whitened = whitened + mean
