@@ -369,7 +369,7 @@ class Trainer:
             "kl": mean_kl, "kl_coef": kl_coef,
             "non_score_reward": all_mean((rewards.sum(1) - data["scores"]).mean().item(), self.world),
             "response_length": mask.sum(1).mean().item(), "logprob_drift": drift, "policy_version": version,
-            **{k: float(np.mean(v)) for k, v in stats.items()},
+            **{k: all_mean(float(np.mean(v)), self.world) for k, v in sorted(stats.items())},
             "time_generate": data["time_generate"], "time_score_reference": data["time_score_reference"],
             "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,
         }
