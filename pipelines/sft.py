@@ -98,7 +98,7 @@ def train_sft(config: Config) -> Path:
         for i, batch in enumerate(micro):
             batch = {key: value.to(here) for key, value in batch.items()}
             with parallel.grad_sync(module, i == len(micro) - 1):
-                with autocast(cfg.bf16_autocast, here):
+                with autocast(cfg.bf16_autocast):
                     logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 nll = sft_loss(logits.float(), batch["input_ids"], batch["loss_mask"]) * batch["loss_mask"][:, 1:].sum()
                 (nll * world / tokens.clamp(min=1).item()).backward()
