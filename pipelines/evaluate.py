@@ -25,6 +25,7 @@ from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
+from rlhf.device import device
 from rlhf.labelers import SimulatedLabeler, satisfaction
 from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
@@ -77,7 +78,7 @@ def evaluate(config: Config) -> dict:
             RewardScoringClient(service_address(config, "reward_scoring"), timeout=300) as reward_client, \
             ReferenceKLClient(service_address(config, "reference_kl"), timeout=300) as reference_client:
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
-            model = load_policy(resolve_model(model_dir))
+            model = load_policy(resolve_model(model_dir)).to(device())  # perplexity runs here
             policy_client.update_weights(model.state_dict())
             gen = policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
                                          temperature=cfg.temperature, seed=cfg.seed)

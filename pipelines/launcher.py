@@ -32,15 +32,15 @@ CONFIG_PATH = "/etc/rlhf/config.yaml"  # where the chart mounts the release's co
 class Stage:
     command: tuple[str, ...]
     services: tuple[str, ...]          # what it calls, as config.services sections
-    distributed: bool = False          # runs under torchrun across workers (the PPO trainer)
+    distributed: bool = False          # runs under torchrun: one process per GPU, across workers (the trainers)
 
 
 ALL_SERVICES = ("data_store", "policy_inference", "reference_kl", "reward_scoring")
 STAGES = {
     "data": Stage(("rlhf", "data", "import"), ("data_store",)),
-    "sft": Stage(("rlhf", "train", "sft"), ("data_store",)),
+    "sft": Stage(("rlhf", "train", "sft"), ("data_store",), distributed=True),
     "label": Stage(("rlhf", "label"), ("data_store", "policy_inference")),
-    "rm": Stage(("rlhf", "train", "rm"), ("data_store",)),
+    "rm": Stage(("rlhf", "train", "rm"), ("data_store",), distributed=True),
     "ppo": Stage(("rlhf", "train", "ppo"), ALL_SERVICES, distributed=True),
     "eval": Stage(("rlhf", "eval"), ALL_SERVICES),
 }

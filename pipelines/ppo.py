@@ -3,14 +3,15 @@
 One rollout step: sample prompts (data-store) -> Generate (policy-inference) -> Score and LogProbs
 concurrently (reward-scoring, reference-kl) -> own forward for old log-probs and values -> per-token
 KL rewards, GAE, whitening -> PPO epochs over minibatches (+ ptx rows) -> rank 0 pushes weights.
-Runs alone or under torchrun (RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT): DDP with gloo on CPU
-and nccl on GPU, prompts sharded by rank, only rank 0 pushes weights and writes checkpoints.
+Runs alone or under torchrun (RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT), one process per GPU:
+gloo on CPU and nccl on GPU, prompts sharded by rank, policy and value model each trained with DDP or
+FSDP2 (`ppo.strategy`). Every rank takes part in gathering the weights for a push or the final save;
+rank 0 streams them. Checkpoints are torch.distributed.checkpoint (DCP) directories in the store.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import tempfile
@@ -25,18 +26,18 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, autocast, data_store, judge, metrics_path, publish,
-                              resolve_model, seed_everything)
+from pipelines.common import (MetricsLog, all_records, data_store, judge, metrics_path, publish, resolve_model,
+                              seed_everything)
+from rlhf import parallel
 from rlhf.algos import ppo as algo
 from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
+from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import (load_policy, load_reward_model, load_tokenizer, token_scores,
-                         tokenizer_fingerprint, weights_revision)
-from rlhf.models.loading import save_model
+from rlhf.models import load_policy, load_reward_model, load_tokenizer, token_scores, tokenizer_fingerprint
 from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
 
 
@@ -58,9 +59,9 @@ class Rollouts:
         """C: the longest completion."""
         return max(len(s) - p for s, p in zip(self.sequences, self.prompt_lengths))
 
-    def mask(self) -> torch.Tensor:
+    def mask(self, where: torch.device | None = None) -> torch.Tensor:
         lengths = torch.tensor([len(s) - p for s, p in zip(self.sequences, self.prompt_lengths)])
-        return (torch.arange(self.width)[None, :] >= self.width - lengths[:, None]).float()
+        return (torch.arange(self.width)[None, :] >= self.width - lengths[:, None]).float().to(where)
 
     def rows(self, idx: list[int]) -> "Rollouts":
         return Rollouts([self.sequences[i] for i in idx], [self.prompt_lengths[i] for i in idx])
@@ -81,50 +82,42 @@ class CompletionLogprobs(torch.nn.Module):
     """log pi of the completion tokens (B, C), as the reference-kl service computes them (the LM head
     runs only where completions are). A module so DDP sees, and syncs, this forward."""
 
-    def __init__(self, policy: torch.nn.Module):
+    def __init__(self, policy: torch.nn.Module, device: torch.device):
         super().__init__()
         self.policy = policy
+        self.device = device
 
     def forward(self, rollouts: Rollouts) -> torch.Tensor:
-        return padded_completion_logprobs(self.policy, rollouts.sequences, rollouts.prompt_lengths)[0]
+        return padded_completion_logprobs(self.policy, rollouts.sequences, rollouts.prompt_lengths, self.device)[0]
 
 
 class CompletionValues(torch.nn.Module):
     """V(state before each completion token) (B, C): the value model's scalar head at the position
     that predicts the token. A module so DDP sees, and syncs, this forward."""
 
-    def __init__(self, model: torch.nn.Module, pad_token_id: int):
+    def __init__(self, model: torch.nn.Module, pad_token_id: int, device: torch.device):
         super().__init__()
         self.model = model
         self.pad_token_id = pad_token_id
+        self.device = device
 
     def forward(self, rollouts: Rollouts) -> torch.Tensor:
-        input_ids, attention_mask = left_pad(rollouts.sequences, self.pad_token_id, self.model.device)
+        input_ids, attention_mask = left_pad(rollouts.sequences, self.pad_token_id, self.device)
         end, width = input_ids.shape[1], rollouts.width
         return token_scores(self.model, input_ids, attention_mask)[:, end - width - 1:end - 1].float()
 
 
-def distributed() -> tuple[int, int]:
-    """(rank, world size); initialises the process group when launched by torchrun / PyTorchJob."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
 def all_mean(value: float, world: int) -> float:
-    if world == 1:
-        return value
-    tensor = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return tensor.item() / world
+    return parallel.all_sum(value).item() / world
 
 
 class Trainer:
     def __init__(self, config: Config):
         self.config = config
         self.cfg = cfg = config.ppo
-        self.rank, self.world = distributed()
+        parallel.check_options("ppo", cfg.strategy, cfg.gradient_accumulation_steps)
+        self.rank, self.world = init_distributed()
+        self.device = device()
         if cfg.push_dtype not in ("bfloat16", "float32"):
             raise ValueError(f"ppo.push_dtype: {cfg.push_dtype!r} is not bfloat16 or float32")
         if cfg.prompts_per_step % self.world:
@@ -135,14 +128,18 @@ class Trainer:
         self.tokenizer = load_tokenizer(init)
         self.policy = load_policy(init).train()
         self.value_model = load_reward_model(resolve_model(cfg.value_model)).train()
-        self.logprobs = CompletionLogprobs(self.policy)
-        self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id)
-        if self.world > 1:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            self.policy_ddp, self.value_ddp = DDP(self.logprobs), DDP(self.values)
-        else:
-            self.policy_ddp, self.value_ddp = self.logprobs, self.values
+        self.logprobs = CompletionLogprobs(self.policy, self.device)
+        self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
+        # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
+        # the policy. Under FSDP2 the wrappers are the roots, so self.logprobs is sharded as well.
+        options = dict(strategy=cfg.strategy, device=self.device, world=self.world, bf16=cfg.bf16_autocast,
+                       cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
+        self.policy_ddp = parallel.wrap(self.logprobs, self.policy, **options)
+        self.value_ddp = parallel.wrap(self.values, self.value_model, **options)
+        for name, model in (("policy", self.policy), ("value model", self.value_model)):
+            local, total = parallel.held_parameters(model)
+            print(f"ppo: rank {self.rank} of {self.world} ({cfg.strategy}) holds {local} of {total} {name} parameters",
+                  flush=True)
         self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
         self.value_opt = torch.optim.AdamW(self.value_model.parameters(), lr=cfg.value_learning_rate,
                                            weight_decay=0.0)
@@ -177,40 +174,60 @@ class Trainer:
                                    "point it at the SFT model the trainer starts from")
 
     def push_weights(self) -> int:
-        """Rank 0 streams the policy to policy-inference; everyone waits so the next rollout uses it."""
+        """Every rank gathers the policy one weight at a time; rank 0 writes each into a safetensors
+        file as it comes and streams the file to policy-inference, so no rank holds the whole model
+        (sharded) or a second copy of it (bytes). Everyone waits so the next rollout uses it."""
         version = 0
-        if self.rank == 0:
-            version = self.policy_client.update_weights(self.policy.state_dict(), dtype=self.cfg.push_dtype)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "policy.safetensors" if self.rank == 0 else None
+            parallel.write_safetensors(path, self.policy, getattr(torch, self.cfg.push_dtype))
+            if self.rank == 0:
+                version = self.policy_client.update_weights(path)
         if self.world > 1:
             dist.barrier()
         return version
 
     # ---- checkpoints ----------------------------------------------------------------------------
+    def checkpoint_parts(self) -> dict:
+        # The unwrapped models: their parameter names do not depend on DDP / FSDP2 / world size.
+        return {"policy": (self.policy, self.policy_opt), "value": (self.value_model, self.value_opt)}
+
     def save_checkpoint(self) -> None:
+        """A DCP directory checkpoints/<run>/step-NNNNNN/: each rank uploads its own shards (from a
+        temp directory the client streams from), rank 0 the metadata and trainer.pt (step, cursors,
+        KL controller, held-out SFT completions, every rank's RNG), then the latest.json pointer."""
+        prefix = f"{self.checkpoint_prefix}/step-{self.step:06d}"
+        rng = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+        rngs = [None] * self.world
+        if self.world > 1:
+            dist.all_gather_object(rngs, rng)
+        else:
+            rngs = [rng]
+        with tempfile.TemporaryDirectory() as tmp:
+            parallel.save_state(Path(tmp), self.checkpoint_parts())
+            if self.rank == 0:
+                torch.save({"step": self.step, "cursor": self.cursor, "ptx_cursor": self.ptx_cursor,
+                            "kl_ctl": self.kl_ctl.state_dict(), "sft_texts": self.sft_texts, "rng": rngs},
+                           Path(tmp) / "trainer.pt")
+            for file in sorted(Path(tmp).iterdir()):
+                # The store reserves names starting with '.' (DCP's .metadata): stored without the dot.
+                self.store.put(f"{prefix}/{file.name.lstrip('.')}", file)
+        if self.world > 1:
+            dist.barrier()  # every rank's shards are stored before the pointer names them
         if self.rank == 0:
-            state = {
-                "step": self.step, "cursor": self.cursor, "ptx_cursor": self.ptx_cursor,
-                "policy": self.policy.state_dict(), "value": self.value_model.state_dict(),
-                "policy_opt": self.policy_opt.state_dict(), "value_opt": self.value_opt.state_dict(),
-                "kl_ctl": self.kl_ctl.state_dict(), "sft_texts": self.sft_texts,
-                "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()},
-            }
-            key = f"{self.checkpoint_prefix}/step-{self.step:06d}.pt"
-            # Through a temp file the client streams from: a checkpoint (both models, both optimizers)
-            # is several GB, and a bytes copy would double it in memory.
-            with tempfile.TemporaryDirectory() as tmp:
-                torch.save(state, Path(tmp) / "checkpoint.pt")
-                info = self.store.put(key, Path(tmp) / "checkpoint.pt")
             # The pointer is written last: a crash before it leaves the previous checkpoint current.
             self.store.put(f"{self.checkpoint_prefix}/latest.json",
-                           json.dumps({"step": self.step, "key": key, "sha256": info.sha256}).encode())
-            saved = sorted(o.key for o in self.store.list(f"{self.checkpoint_prefix}/step-"))
+                           json.dumps({"step": self.step, "key": prefix, "world": self.world}).encode())
+            saved = sorted({o.key.rsplit("/", 1)[0] for o in self.store.list(f"{self.checkpoint_prefix}/step-")})
             for stale in saved[:-max(1, self.cfg.keep_checkpoints)]:
-                self.store.delete(stale)
+                for obj in self.store.list(f"{stale}/"):
+                    self.store.delete(obj.key)
         if self.world > 1:
             dist.barrier()
 
     def load_checkpoint(self) -> bool:
+        """Loads the latest checkpoint at any world size: every rank downloads all its files, and
+        DCP reads the parts of each global tensor this rank's shards (or whole tensors) cover."""
         try:
             pointer = json.loads(self.store.get(f"{self.checkpoint_prefix}/latest.json"))
         except ServiceError as exc:
@@ -218,19 +235,21 @@ class Trainer:
                 return False
             raise
         with tempfile.TemporaryDirectory() as tmp:
-            self.store.get_to_file(pointer["key"], Path(tmp) / "checkpoint.pt")
-            state = torch.load(Path(tmp) / "checkpoint.pt", weights_only=False)
-        self.policy.load_state_dict(state["policy"])
-        self.value_model.load_state_dict(state["value"])
-        self.policy_opt.load_state_dict(state["policy_opt"])
-        self.value_opt.load_state_dict(state["value_opt"])
+            for obj in self.store.list(f"{pointer['key']}/"):
+                name = obj.key.rsplit("/", 1)[1]
+                self.store.get_to_file(obj.key, Path(tmp) / ("." + name if name == "metadata" else name))
+            parallel.load_state(Path(tmp), self.checkpoint_parts())
+            state = torch.load(Path(tmp) / "trainer.pt", weights_only=False)
         self.kl_ctl.load_state_dict(state["kl_ctl"])
-        torch.set_rng_state(state["rng"]["torch"])
-        np.random.set_state(state["rng"]["numpy"])
-        random.setstate(state["rng"]["python"])
+        if self.rank < len(state["rng"]):  # at a larger world size the new ranks keep their seeds
+            rng = state["rng"][self.rank]
+            torch.set_rng_state(rng["torch"])
+            np.random.set_state(rng["numpy"])
+            random.setstate(rng["python"])
         self.step, self.cursor, self.ptx_cursor = state["step"], state["cursor"], state["ptx_cursor"]
         self.sft_texts = state["sft_texts"]
-        print(f"ppo: resumed {self.cfg.run_name} at step {self.step} from {pointer['key']}", flush=True)
+        print(f"ppo: resumed {self.cfg.run_name} at step {self.step} from {pointer['key']} "
+              f"(written by {pointer['world']} ranks, read by {self.world})", flush=True)
         return True
 
     # ---- one rollout step -----------------------------------------------------------------------
@@ -256,9 +275,10 @@ class Trainer:
             reference = pool.submit(self.reference_client.logprobs, rollouts.sequences, rollouts.prompt_lengths)
             scores, reference = scores.result(), reference.result()
         t2 = time.perf_counter()
-        return {"records": records, "texts": texts, "rollouts": rollouts, "scores": torch.tensor(scores),
-                "ref_logprobs": right_align(reference.logprobs, rollouts.width),
-                "gen_logprobs": right_align(gen.logprobs, rollouts.width),
+        return {"records": records, "texts": texts, "rollouts": rollouts,
+                "scores": torch.tensor(scores, device=self.device),
+                "ref_logprobs": right_align(reference.logprobs, rollouts.width).to(self.device),
+                "gen_logprobs": right_align(gen.logprobs, rollouts.width).to(self.device),
                 "time_generate": t1 - t0, "time_score_reference": t2 - t1}
 
     def ptx_rows(self, n: int) -> Rollouts:
@@ -274,14 +294,14 @@ class Trainer:
         step_start = time.perf_counter()
         data = self.rollout()
         rollouts = data["rollouts"]
-        mask, width = rollouts.mask(), rollouts.width
+        mask, width = rollouts.mask(self.device), rollouts.width
         t0 = time.perf_counter()
         with torch.no_grad(), autocast(cfg.bf16_autocast):
             old_logprobs, old_values = self.logprobs(rollouts).float(), self.values(rollouts)
         drift = algo.masked_mean((data["gen_logprobs"] - old_logprobs).abs(), mask).item()
         rewards = algo.kl_penalty_rewards(data["scores"], old_logprobs, data["ref_logprobs"], mask, self.kl_ctl.value)
         advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
-        advantages = algo.masked_whiten(advantages, mask)
+        advantages = algo.masked_whiten(advantages, mask, total=lambda t: parallel.all_sum(t).to(t))
         sequence_kl = ((old_logprobs - data["ref_logprobs"]) * mask).sum(1)
 
         stats: dict[str, list[float]] = {}
@@ -291,37 +311,47 @@ class Trainer:
             order = torch.randperm(rows, generator=torch.Generator().manual_seed(
                 (cfg.seed * 1_000_003 + self.step) * 97 + epoch * 7 + self.rank))
             for start in range(0, rows, cfg.minibatch_size):
-                idx = order[start:start + cfg.minibatch_size].tolist()
-                mb = rollouts.rows(idx)
-                # PPO-ptx rows share the policy's forward pass: DDP allows one forward per backward.
+                minibatch = order[start:start + cfg.minibatch_size].tolist()
                 ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else None
-                with autocast(cfg.bf16_autocast):
-                    all_logprobs = self.policy_ddp(mb + ptx if ptx else mb)
-                    values = right_align(self.value_ddp(mb), width)
-                # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
-                logprobs = right_align(all_logprobs[:len(idx)].float(), width)
-                pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx], mask[idx],
-                                                     cfg.clip_range)
-                vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mask[idx],
-                                                    cfg.value_clip_range)
-                # The value model has its own parameters and optimizer, so no weight between the two.
-                loss = pg_loss + vf_loss
-                if ptx:
-                    # The pretraining LM loss: mean NLL over the ptx tokens.
-                    ptx_logprobs = all_logprobs[len(idx):].float()
-                    ptx_loss = algo.ptx_loss(ptx_logprobs, right_align(ptx.mask(), ptx_logprobs.shape[1]))
-                    loss = loss + cfg.ptx_coef * ptx_loss
-                    stats.setdefault("ptx_loss", []).append(ptx_loss.item())
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-                torch.nn.utils.clip_grad_norm_(self.value_model.parameters(), cfg.max_grad_norm)
+                # Micro-batches of gradient accumulation: every rank has the same number of rows, so
+                # the same number of forwards (FSDP2 gathers in each).
+                micro = [part.tolist() for part in np.array_split(minibatch, cfg.gradient_accumulation_steps)
+                         if len(part)]
+                ptx_parts = np.array_split(np.arange(len(ptx.sequences) if ptx else 0), len(micro))
+                for i, idx in enumerate(micro):
+                    mb = rollouts.rows(idx)
+                    mb_ptx = ptx.rows(ptx_parts[i].tolist()) if ptx and len(ptx_parts[i]) else None
+                    with parallel.grad_sync(self.policy_ddp, i == len(micro) - 1), \
+                            parallel.grad_sync(self.value_ddp, i == len(micro) - 1):
+                        # PPO-ptx rows share the policy's forward pass: DDP allows one forward per backward.
+                        with autocast(cfg.bf16_autocast):
+                            all_logprobs = self.policy_ddp(mb + mb_ptx if mb_ptx else mb)
+                            values = right_align(self.value_ddp(mb), width)
+                        # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
+                        logprobs = right_align(all_logprobs[:len(idx)].float(), width)
+                        pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx],
+                                                             mask[idx], cfg.clip_range)
+                        vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mask[idx],
+                                                            cfg.value_clip_range)
+                        # The value model has its own parameters and optimizer, so no weight between the two.
+                        loss = (pg_loss + vf_loss) * len(idx) / len(minibatch)
+                        if mb_ptx:
+                            # The pretraining LM loss: mean NLL over the ptx tokens.
+                            ptx_logprobs = all_logprobs[len(idx):].float()
+                            ptx_loss = algo.ptx_loss(ptx_logprobs,
+                                                     right_align(mb_ptx.mask(self.device), ptx_logprobs.shape[1]))
+                            loss = loss + cfg.ptx_coef * ptx_loss * len(mb_ptx.sequences) / len(ptx.sequences)
+                            stats.setdefault("ptx_loss", []).append(ptx_loss.item())
+                        loss.backward()
+                    for key, value in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
+                                       **pg_stats, **vf_stats}.items():
+                        stats.setdefault(key, []).append(float(value))
+                parallel.clip_grad_norm(self.policy.parameters(), cfg.max_grad_norm)
+                parallel.clip_grad_norm(self.value_model.parameters(), cfg.max_grad_norm)
                 self.policy_opt.step()
                 self.value_opt.step()
                 self.policy_opt.zero_grad(set_to_none=True)
                 self.value_opt.zero_grad(set_to_none=True)
-                for key, value in {"policy_loss": pg_loss.item(), "value_loss": vf_loss.item(),
-                                   **pg_stats, **vf_stats}.items():
-                    stats.setdefault(key, []).append(float(value))
         t1 = time.perf_counter()
         mean_kl = all_mean(sequence_kl.mean().item(), self.world)
         kl_coef = self.kl_ctl.value
@@ -339,7 +369,7 @@ class Trainer:
             "kl": mean_kl, "kl_coef": kl_coef,
             "non_score_reward": all_mean((rewards.sum(1) - data["scores"]).mean().item(), self.world),
             "response_length": mask.sum(1).mean().item(), "logprob_drift": drift, "policy_version": version,
-            **{k: float(np.mean(v)) for k, v in stats.items()},
+            **{k: all_mean(float(np.mean(v)), self.world) for k, v in sorted(stats.items())},
             "time_generate": data["time_generate"], "time_score_reference": data["time_score_reference"],
             "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,
         }
@@ -385,10 +415,11 @@ class Trainer:
                 progress.set_postfix(reward=f"{metrics['reward_mean']:.3f}", kl=f"{metrics['kl']:.3f}")
             if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) or self.step == cfg.steps:
                 self.save_checkpoint()
-        # Every rank prints its weights' digest: DDP replicas that drifted apart show up here.
-        print(f"ppo: rank {self.rank} policy revision {weights_revision(self.policy)}", flush=True)
+        # Every rank prints its weights' digest: DDP replicas that drifted apart show up here (FSDP2
+        # ranks compute it from the same gathered weights).
+        print(f"ppo: rank {self.rank} policy revision {parallel.revision(self.policy)}", flush=True)
+        parallel.save_pretrained(self.output, self.policy.eval(), self.tokenizer, self.rank)
         if self.rank == 0:
-            save_model(self.output, self.policy.eval(), self.tokenizer)
             print(f"ppo: wrote {self.output} after {self.step} steps", flush=True)
             if cfg.output_uri:
                 shutil.copy(self.log.path, self.output / "training_metrics.jsonl")
@@ -398,8 +429,7 @@ class Trainer:
     def close(self) -> None:
         for client in (self.store, self.policy_client, self.reward_client, self.reference_client):
             client.close()
-        if self.world > 1 and dist.is_initialized():
-            dist.destroy_process_group()
+        close_distributed()
 
 
 def train_ppo(config: Config) -> Path:

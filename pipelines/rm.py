@@ -3,6 +3,11 @@
 Each prompt's K completions go through ONE forward pass in the same batch, and every one of its
 C(K,2) pairs contributes -log sigmoid(r_w - r_l), weighted 1/C(K,2) (InstructGPT section 3.5).
 After training the scores are shifted so that SFT demonstrations score mean 0.
+
+Runs alone or under torchrun like SFT (`pipelines.sft`): each rank scores its share of a step's
+prompts, in `gradient_accumulation_steps` micro-batches, weighted so every world size computes the
+single-process gradient. Every rank evaluates the held-out set and the demonstrations whole (a
+sharded model needs every rank in every forward); only rank 0 logs and writes.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
-                              seed_everything, within_max_length)
-from pipelines.sft import epoch_batches
+from pipelines.common import (MetricsLog, all_records, data_store, metrics_path, publish, resolve_model, seed_everything,
+                              within_max_length)
+from pipelines.sft import epoch_batches, my_micro_batches
+from rlhf import parallel
 from rlhf.algos.reward import ranking_loss, ranking_pairs, reward_bias_shift
 from rlhf.config import Config
 from rlhf.data.records import split_demonstration
+from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.models import load_reward_model, load_tokenizer
-from rlhf.models.loading import save_model
 from rlhf.models.scoring import reward_inputs, sequence_scores, tokenize_texts
 from rlhf.storage import write_uri
 
@@ -46,10 +52,24 @@ def comparison_groups(tokenizer, records: list[dict], record_set: str, max_lengt
     return [groups[i] for i in keep]
 
 
-def score_groups(model, groups: list[Group], bf16: bool) -> torch.Tensor:
-    """Flat rewards of every completion of every group, in group order, in one forward pass."""
+class SequenceScores(torch.nn.Module):
+    """The reward of each token-id sequence (`sequence_scores`) as a module whose forward runs the
+    model, so DDP and FSDP2 see (and sync) that forward."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device):
+        super().__init__()
+        self.model = model
+        self.device = device
+
+    def forward(self, sequences: list[list[int]]) -> torch.Tensor:
+        return sequence_scores(self.model, sequences, self.device)
+
+
+def score_groups(model: torch.nn.Module, groups: list[Group], bf16: bool) -> torch.Tensor:
+    """Flat rewards of every completion of every group, in group order, in one forward pass of
+    `model` (a SequenceScores, possibly wrapped by DDP / FSDP2)."""
     with autocast(bf16):
-        return sequence_scores(model, [ids for sequences, _ in groups for ids in sequences]).float()
+        return model([ids for sequences, _ in groups for ids in sequences]).float()
 
 
 def evaluate_accuracy(model, groups: list[Group], bf16: bool, batch: int = 8) -> float:
@@ -67,10 +87,18 @@ def evaluate_accuracy(model, groups: list[Group], bf16: bool, batch: int = 8) ->
 
 def train_rm(config: Config) -> Path:
     cfg = config.rm
+    parallel.check_options("rm", cfg.strategy, cfg.gradient_accumulation_steps)
+    rank, world = init_distributed()
+    here = device()
     seed_everything(cfg.seed)
     init = resolve_model(cfg.init_model)
     tokenizer = load_tokenizer(init)
     model = load_reward_model(init).train()
+    scorer = SequenceScores(model, here)
+    module = parallel.wrap(scorer, model, strategy=cfg.strategy, device=here, world=world, bf16=cfg.bf16_autocast,
+                           cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
+    local, total = parallel.held_parameters(model)
+    print(f"rm: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
         groups, heldout, demo_groups = (
             comparison_groups(tokenizer, all_records(store, record_set), record_set, cfg.max_length,
@@ -83,34 +111,46 @@ def train_rm(config: Config) -> Path:
     output = Path(cfg.output_dir)
     log = MetricsLog(metrics_path(output), "rm")
 
-    progress = tqdm(batches, desc="rm", unit="step")
+    progress = tqdm(batches, desc="rm", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
-        chunk = [groups[i] for i in indices]
-        rewards = score_groups(model, chunk, cfg.bf16_autocast)
-        loss, accuracy = ranking_loss(rewards, ranking_pairs([ranking for _, ranking in chunk]))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        micro = my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "rm.prompts_per_batch")
+        loss_sum = accuracy_sum = 0.0
+        for i, part in enumerate(micro):
+            chunk = [groups[j] for j in part]
+            with parallel.grad_sync(module, i == len(micro) - 1):
+                rewards = score_groups(module, chunk, cfg.bf16_autocast)
+                loss, accuracy = ranking_loss(rewards, ranking_pairs([ranking for _, ranking in chunk]))
+                # ranking_loss averages over the micro-batch's prompts; weigh it by its share of the
+                # global batch (times world, since the gradient reduction averages over ranks).
+                (loss * len(chunk) * world / len(indices)).backward()
+            loss_sum += loss.item() * len(chunk)
+            accuracy_sum += accuracy.item() * len(chunk)
+        parallel.clip_grad_norm(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        progress.set_postfix(loss=f"{loss.item():.3f}", acc=f"{accuracy.item():.2f}")
-        log.write(step=step, loss=loss.item(), accuracy=accuracy.item(),
-                  completions=sum(len(sequences) for sequences, _ in chunk))
-    model.eval()
+        loss, accuracy = (parallel.all_sum([loss_sum, accuracy_sum]) / len(indices)).tolist()
+        if rank == 0:
+            progress.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.2f}")
+            log.write(step=step, loss=loss, accuracy=accuracy,
+                      completions=sum(len(groups[i][0]) for i in indices))
+    scorer.eval()
 
     summary = {"train_prompts": len(groups), "steps": len(batches)}
     if heldout:
-        summary["heldout_accuracy"] = evaluate_accuracy(model, heldout, cfg.bf16_autocast)
+        summary["heldout_accuracy"] = evaluate_accuracy(scorer, heldout, cfg.bf16_autocast)
         summary["heldout_prompts"] = len(heldout)
     if demo_groups:
         with torch.no_grad():
-            scores = torch.cat([score_groups(model, demo_groups[i:i + 16], cfg.bf16_autocast)
+            scores = torch.cat([score_groups(scorer, demo_groups[i:i + 16], cfg.bf16_autocast)
                                 for i in range(0, len(demo_groups), 16)])
         model.config.reward_offset = getattr(model.config, "reward_offset", 0.0) + reward_bias_shift(scores)
         summary["reward_offset"] = model.config.reward_offset
-    save_model(output, model, tokenizer)
-    (output.parent / f"{output.name}_summary.json").write_text(json.dumps(summary, indent=2))
-    publish(output, cfg.output_uri, "rm")
-    if cfg.output_uri:
-        write_uri(f"{cfg.output_uri.rstrip('/')}/rm_summary.json", json.dumps(summary, indent=2).encode())
-    print(f"rm: wrote {output}: {json.dumps(summary)}", flush=True)
+    parallel.save_pretrained(output, model, tokenizer, rank)
+    if rank == 0:
+        (output.parent / f"{output.name}_summary.json").write_text(json.dumps(summary, indent=2))
+        publish(output, cfg.output_uri, "rm")
+        if cfg.output_uri:
+            write_uri(f"{cfg.output_uri.rstrip('/')}/rm_summary.json", json.dumps(summary, indent=2).encode())
+        print(f"rm: wrote {output}: {json.dumps(summary)}", flush=True)
+    close_distributed()
     return output

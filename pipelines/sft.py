@@ -1,4 +1,10 @@
-"""`rlhf train sft`: supervised fine-tuning on labeler demonstrations, loss on completion tokens only."""
+"""`rlhf train sft`: supervised fine-tuning on labeler demonstrations, loss on completion tokens only.
+
+Runs alone or under torchrun (one process per GPU): every optimizer step takes one global batch of
+`sft.batch_size` demonstrations, each rank its share in `gradient_accumulation_steps` micro-batches;
+the loss is normalised by the global batch's token count, so any world size computes the
+single-process gradient. Only rank 0 logs and writes the model.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, autocast, data_store, metrics_path, publish, resolve_model,
-                              seed_everything, within_max_length)
+from pipelines.common import (MetricsLog, all_records, data_store, metrics_path, publish, resolve_model, seed_everything,
+                              within_max_length)
+from rlhf import parallel
 from rlhf.algos.sft import sft_loss
 from rlhf.config import Config
 from rlhf.data.records import split_demonstration
+from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.models import load_policy, load_tokenizer
-from rlhf.models.loading import save_model
 from rlhf.models.scoring import instruction_ids
 
 
@@ -48,12 +55,27 @@ def epoch_batches(n: int, batch_size: int, epochs: float, seed: int) -> list[np.
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(steps)]
 
 
+def my_micro_batches(indices: np.ndarray, rank: int, world: int, accumulation: int, section: str) -> list[np.ndarray]:
+    """This rank's share of a global batch, as `accumulation` micro-batches of equal size."""
+    if len(indices) % (world * accumulation):
+        raise ValueError(f"{section}: a batch of {len(indices)} does not split into {world} ranks x "
+                         f"{accumulation} gradient_accumulation_steps")
+    return np.split(indices[rank::world], accumulation)
+
+
 def train_sft(config: Config) -> Path:
     cfg = config.sft
+    parallel.check_options("sft", cfg.strategy, cfg.gradient_accumulation_steps)
+    rank, world = init_distributed()
+    here = device()
     seed_everything(cfg.seed)
     base = resolve_model(cfg.base_model)
     tokenizer = load_tokenizer(base)
     model = load_policy(base).train()
+    module = parallel.wrap(model, model, strategy=cfg.strategy, device=here, world=world, bf16=cfg.bf16_autocast,
+                           cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
+    local, total = parallel.held_parameters(model)
+    print(f"sft: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
         records = all_records(store, cfg.demonstrations)
     if not records:
@@ -69,20 +91,33 @@ def train_sft(config: Config) -> Path:
     output = Path(cfg.output_dir)
     log = MetricsLog(metrics_path(output), "sft")
 
-    progress = tqdm(batches, desc="sft", unit="step")
+    progress = tqdm(batches, desc="sft", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
-        batch = collate([examples[i] for i in indices], tokenizer.pad_token_id)
-        with autocast(cfg.bf16_autocast):
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        loss = sft_loss(logits.float(), batch["input_ids"], batch["loss_mask"])
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        micro = [collate([examples[i] for i in part], tokenizer.pad_token_id)
+                 for part in my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "sft.batch_size")]
+        # Every completion token of the global batch weighs the same: each micro-batch's NLL sum is
+        # divided by the global token count (times world, since the gradient reduction averages).
+        tokens = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))
+        loss_sum = 0.0
+        for i, batch in enumerate(micro):
+            batch = {key: value.to(here) for key, value in batch.items()}
+            with parallel.grad_sync(module, i == len(micro) - 1):
+                with autocast(cfg.bf16_autocast):
+                    logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                nll = sft_loss(logits.float(), batch["input_ids"], batch["loss_mask"]) * batch["loss_mask"][:, 1:].sum()
+                (nll * world / tokens.clamp(min=1).item()).backward()
+            loss_sum += nll.item()
+        grad_norm = parallel.clip_grad_norm(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        progress.set_postfix(loss=f"{loss.item():.3f}")
-        log.write(step=step, loss=loss.item(), grad_norm=float(grad_norm), lr=schedule.get_last_lr()[0])
-    save_model(output, model.eval(), tokenizer)
-    publish(output, cfg.output_uri, "sft")
-    print(f"sft: wrote {output} ({len(batches)} steps over {len(examples)} demonstrations)", flush=True)
+        loss = parallel.all_sum(loss_sum).item() / max(tokens.item(), 1)
+        if rank == 0:
+            progress.set_postfix(loss=f"{loss:.3f}")
+            log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0])
+    parallel.save_pretrained(output, model.eval(), tokenizer, rank)
+    if rank == 0:
+        publish(output, cfg.output_uri, "sft")
+        print(f"sft: wrote {output} ({len(batches)} steps over {len(examples)} demonstrations)", flush=True)
+    close_distributed()
     return output

@@ -27,6 +27,8 @@ valid tokens of a row are contiguous (padding on either side).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 
 
@@ -36,20 +38,23 @@ def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
-def masked_whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_whiten(x: torch.Tensor, mask: torch.Tensor,
+                  total: Callable[[torch.Tensor], torch.Tensor] = lambda t: t) -> torch.Tensor:
     """(x - mean) / sqrt(var + 1e-8) over the valid entries; padding positions are set to 0.
 
     mean and var are taken over all valid tokens of the batch (not per row); var is the unbiased
     (Bessel-corrected, n - 1) variance as in TRL, so the valid entries come out with sample std 1.
-    Whitening advantages keeps the policy step size independent of the reward scale, which drifts as the
-    policy improves. Raises ValueError with fewer than 2 valid entries (no variance to estimate).
+    Whitening advantages keeps the policy step size independent of the reward scale, which drifts as
+    the policy improves. Raises ValueError with fewer than 2 valid entries (no variance to estimate).
+    `total` turns a local sum into the sum over every worker (data-parallel PPO whitens the global
+    batch, as one process would).
     """
     mask = mask.to(x.dtype)
-    n = mask.sum()
+    n = total(mask.sum())
     if n < 2:
         raise ValueError(f"masked_whiten needs at least 2 valid entries, got {int(n)}")
-    mean = (x * mask).sum() / n
-    var = (((x - mean) * mask) ** 2).sum() / (n - 1)
+    mean = total((x * mask).sum()) / n
+    var = total((((x - mean) * mask) ** 2).sum()) / (n - 1)
     return (x - mean) * torch.rsqrt(var + 1e-8) * mask
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import grpc
@@ -76,10 +78,11 @@ class PolicyInferenceClient(BaseClient):
             texts=list(response.texts), finish_reasons=[_FINISH[r] for r in response.finish_reasons],
             policy_version=response.policy_version, n=response.n)
 
-    def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes, version: int | None = None,
+    def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes | os.PathLike, version: int | None = None,
                        dtype: str | torch.dtype | None = None, *, chunk_size: int = 1 << 20,
                        timeout: float | None = None) -> int:
-        """Streams new weights (a state dict, or safetensors bytes) with their sha256; the server
+        """Streams new weights (a state dict, safetensors bytes, or a safetensors file, read in chunks:
+        a trainer gathering a sharded model writes one) with their sha256; the server
         checks size, digest, names and shapes before it swaps them in. Returns the version now
         serving.
 
@@ -89,22 +92,32 @@ class PolicyInferenceClient(BaseClient):
         `dtype` ("bfloat16", torch.float32, ...) casts a state dict's floating-point weights before
         sending. Retried only if the server could not be reached: a push whose deadline passed may
         still have been installed (see RETRYABLE_NOT_IDEMPOTENT)."""
-        if isinstance(weights, bytes):
-            if dtype is not None:
-                raise ValueError("dtype: weights given as safetensors bytes are sent as they are")
-            payload = weights
+        if not isinstance(weights, Mapping) and dtype is not None:
+            raise ValueError("dtype: weights given as safetensors bytes or a file are sent as they are")
+        payload = safetensors_bytes(weights, dtype) if isinstance(weights, Mapping) else weights
+        if isinstance(payload, bytes):
+            digest, total = hashlib.sha256(payload).hexdigest(), len(payload)
         else:
-            payload = safetensors_bytes(weights, dtype)
-        digest = hashlib.sha256(payload).hexdigest()
+            with open(payload, "rb") as f:
+                digest, total = hashlib.file_digest(f, "sha256").hexdigest(), Path(payload).stat().st_size
+
+        def data() -> Iterator[bytes]:
+            if isinstance(payload, bytes):
+                view = memoryview(payload)
+                for start in range(0, total, chunk_size):
+                    yield bytes(view[start:start + chunk_size])
+                return
+            with open(payload, "rb") as f:
+                while chunk := f.read(chunk_size):
+                    yield chunk
 
         def push(version: int) -> int:
-            header = pb.WeightHeader(version=version, sha256=digest, total_bytes=len(payload))
+            header = pb.WeightHeader(version=version, sha256=digest, total_bytes=total)
 
             def chunks() -> Iterator[pb.WeightChunk]:
                 yield pb.WeightChunk(header=header)
-                view = memoryview(payload)
-                for start in range(0, len(payload), chunk_size):
-                    yield pb.WeightChunk(data=bytes(view[start:start + chunk_size]))
+                for chunk in data():
+                    yield pb.WeightChunk(data=chunk)
 
             self._installed = self._client_stream("UpdateWeights", chunks, timeout, idempotent=False).version
             return self._installed

@@ -59,10 +59,12 @@ def _pad_token_id(model: PreTrainedModel) -> int:
     return 0 if pad is None else int(pad)
 
 
-def sequence_scores(model: PreTrainedModel, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+def sequence_scores(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
+                    device: torch.device | None = None) -> torch.Tensor:
     """Reward of each token-id sequence, (B,), one forward pass under the caller's autograd mode:
-    the RM trainer differentiates through exactly what the reward service computes."""
-    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
+    the RM trainer differentiates through exactly what the reward service computes. Inputs go to
+    `device` (default: the model's; a trainer whose shards live in host memory computes elsewhere)."""
+    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), device or model.device)
     return last_token_scores(model, input_ids, attention_mask)
 
 
@@ -85,7 +87,8 @@ def score_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text
 
 
 def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
-                               prompt_lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+                               prompt_lengths: Sequence[int],
+                               device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """log pi(token_t | tokens_<t) of every completion token, as (logprobs, mask), both (B, C) with
     C the longest completion.
 
@@ -95,13 +98,14 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     from position L - C + j - 1 (where a value head reads the state for PPO).
 
     Runs under the caller's autograd mode and in the model's current train/eval mode, so the PPO
-    trainer can differentiate through it; `completion_logprobs` is the inference form.
+    trainer can differentiate through it; `completion_logprobs` is the inference form. Inputs go
+    to `device` (default: the model's), as in `sequence_scores`.
     """
     completion_lengths = [len(s) - p for s, p in zip(sequences, prompt_lengths, strict=True)]
     if any(not 0 < p <= len(s) for s, p in zip(sequences, prompt_lengths)):
         raise ValueError("every prompt length must be in 1..len(sequence)")
     width = max(completion_lengths)
-    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), model.device)
+    input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), device or model.device)
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,

@@ -21,6 +21,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.device import device
 from rlhf.models import load_policy, load_tokenizer, weights_revision
 from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
@@ -221,7 +222,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)."""
     if not service_config.model:
         raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
-    model = load_policy(service_config.model).to("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_policy(service_config.model).to(device())
     servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,

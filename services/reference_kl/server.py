@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import grpc
 import numpy as np
-import torch
 from transformers import PreTrainedModel
 
 from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.device import device
 from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import completion_logprobs
 from rlhf.proto.packing import pack_floats, unpack_floats, unpack_tokens
@@ -92,7 +92,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     model = load_policy(service_config.model)
     tokenizer = load_tokenizer(service_config.model)
     info = model_info(SERVICE, service_config.model, model, tokenizer)
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device())
     servicer = ReferenceKLServicer(model, info, service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.ReferenceKL", servicer=servicer,
                    add_to_server=reference_kl_pb2_grpc.add_ReferenceKLServicer_to_server,

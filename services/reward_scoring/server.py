@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import grpc
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.config import Config, ConfigError, ServiceConfig
+from rlhf.device import device
 from rlhf.models import format_prompt, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, score_sequences, tokenize_texts
 from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
@@ -71,7 +71,7 @@ def load_version(model_dir: str | Path, *, name: str = "0", service: str = SERVI
     model = load_reward_model(model_dir)
     tokenizer = load_tokenizer(model_dir)
     info = model_info(service, model_name or str(model_dir), model, tokenizer, version=int(name))
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device())
     return RewardVersion(name, model, tokenizer, info)
 
 

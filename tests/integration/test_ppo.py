@@ -48,7 +48,8 @@ def test_resume_gives_identical_weights(stack, tiny_models, tmp_path):
     # Steps 2 and 4 were checkpointed; with keep_checkpoints=1 (the default) only the current one is left.
     with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:
         assert [o.key for o in store.list("checkpoints/straight/")] == [
-            "checkpoints/straight/latest.json", "checkpoints/straight/step-000004.pt"]
+            "checkpoints/straight/latest.json", "checkpoints/straight/step-000004/__0_0.distcp",
+            "checkpoints/straight/step-000004/metadata", "checkpoints/straight/step-000004/trainer.pt"]
     assert all(torch.isfinite(torch.tensor([r["reward_mean"], r["kl"], r["policy_loss"]])).all() for r in rows)
 
 

@@ -260,9 +260,9 @@ def test_config_loads_with_the_reward_serving_dataclass(variant, tmp_path):
 # ---- the release's callers --------------------------------------------------------------------
 
 def callers(objects) -> dict[str, dict]:
-    """owner -> pod spec of the trainer pods and the eval Job (the reward model's callers)."""
+    """owner -> pod spec of the PPO trainer pods and the eval Job (the reward model's callers)."""
     return {owner: spec for owner, _, spec in pod_templates(objects)
-            if owner.startswith("PyTorchJob/") or owner == "Job/rlhf-eval"}
+            if owner.startswith("PyTorchJob/rlhf-ppo/") or owner == "Job/rlhf-eval"}
 
 
 def health_waits(command: list[str]) -> tuple[list[str], list[str], str | None]:
@@ -297,7 +297,7 @@ def test_trainer_eval_init_and_helm_test_address_the_inference_service(variant):
     rs_config = raw_config(variant)["services"]["reward_scoring"]
     assert f"{rs_config['host']}:{rs_config['port']}" == address
     found = callers(objects)
-    assert any(o.startswith("PyTorchJob/") for o in found) and "Job/rlhf-eval" in found
+    assert any(o.startswith("PyTorchJob/rlhf-ppo/") for o in found) and "Job/rlhf-eval" in found
     waiters = {owner: (spec, spec["initContainers"][0]) for owner, spec in found.items()}
     test_pod = one(objects, "Pod", "rlhf-test-health")
     waiters["Pod/rlhf-test-health"] = (test_pod["spec"], test_pod["spec"]["containers"][0])
@@ -334,12 +334,13 @@ def test_callers_send_their_token_and_trust_the_ca(variant):
             assert "RLHF_REWARD_CA_FILE" not in env and "reward-ca" not in {x["name"] for x in spec["volumes"]}, owner
         for init in spec["initContainers"]:
             assert "RLHF_REWARD_TOKEN_FILE" not in env_of(init), owner
-    # the stages that do not call the reward model get neither
-    for name in ("rlhf-data", "rlhf-sft", "rlhf-label", "rlhf-rm"):
-        for job in find(objects, "Job", name):
-            pod = job["spec"]["template"]["spec"]
-            assert not {"RLHF_REWARD_TOKEN_FILE", "RLHF_REWARD_CA_FILE"} & set(env_of(pod["containers"][0])), name
-            assert not {"reward-token", "reward-ca"} & {x["name"] for x in pod["volumes"]}, name
+    # the stages that do not call the reward model get neither (sft and rm are PyTorchJobs)
+    others = [(owner, pod) for owner, _, pod in pod_templates(objects)
+              if owner.split("/")[1] in ("rlhf-data", "rlhf-sft", "rlhf-label", "rlhf-rm")]
+    assert {owner.split("/")[1] for owner, _ in others} == {"rlhf-data", "rlhf-sft", "rlhf-label", "rlhf-rm"}
+    for owner, pod in others:
+        assert not {"RLHF_REWARD_TOKEN_FILE", "RLHF_REWARD_CA_FILE"} & set(env_of(pod["containers"][0])), owner
+        assert not {"reward-token", "reward-ca"} & {x["name"] for x in pod["volumes"]}, owner
 
 
 def test_inference_service_name_and_predictor_names_fit_for_long_release_names():

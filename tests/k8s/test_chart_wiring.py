@@ -148,8 +148,8 @@ def test_gpus_by_default_on_model_services_trainer_and_training_stages():
         "Deployment/rlhf-reference-kl/reference-kl": "1",
         "PyTorchJob/rlhf-ppo/Master/pytorch": "1",
         "PyTorchJob/rlhf-ppo/Worker/pytorch": "1",
-        "Job/rlhf-sft/sft": "1",
-        "Job/rlhf-rm/rm": "1",
+        "PyTorchJob/rlhf-sft/Master/pytorch": "1",
+        "PyTorchJob/rlhf-rm/Master/pytorch": "1",
         "Job/rlhf-eval/eval": "1",
     }
     deployment = one(objects, "Deployment", "rlhf-policy-inference")
@@ -183,11 +183,22 @@ def test_per_service_scheduling_values_reach_their_pods_only():
 
 # ---- trainer ----------------------------------------------------------------------------------
 
+TRAINERS = {"sft": ("stages", "sft"), "rm": ("stages", "rm"), "ppo": ("trainer",)}  # job -> its values
+
+
+def trainer_values(variant: str, key: str) -> dict:
+    values = effective_values(variant)
+    for part in TRAINERS[key]:
+        values = values[part]
+    return values
+
+
+@pytest.mark.parametrize("key", TRAINERS)
 @pytest.mark.parametrize("variant", ["default", "workers4", "external_s3", "example_gpu", "example_cpu_tiny"])
-def test_trainer_is_a_pytorchjob_running_torchrun_rlhf_train_ppo(variant):
+def test_trainers_are_pytorchjobs_running_torchrun_rlhf_train(variant, key):
     objects = chartlib.render(variant)
-    values = effective_values(variant)["trainer"]
-    job = one(objects, "PyTorchJob", "rlhf-ppo")
+    values = trainer_values(variant, key)
+    job = one(objects, "PyTorchJob", f"rlhf-{key}")
     replicas = job["spec"]["pytorchReplicaSpecs"]
     assert replicas["Master"]["replicas"] == 1
     assert replicas.get("Worker", {}).get("replicas", 0) == values["workers"]
@@ -204,7 +215,7 @@ def test_trainer_is_a_pytorchjob_running_torchrun_rlhf_train_ppo(variant):
         # rank and rendezvous come from the operator's env at run time
         assert (opts["--node-rank"], opts["--master-addr"], opts["--master-port"]) == ("$RANK", "$MASTER_ADDR", "$MASTER_PORT")
         tail = words[words.index("--no-python") + 1:]
-        assert tail[:5] == ["rlhf", "train", "ppo", "--config", "/etc/rlhf/config.yaml"]
+        assert tail[:5] == ["rlhf", "train", key, "--config", "/etc/rlhf/config.yaml"]
         mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
         assert mounts["config"] == "/etc/rlhf"
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -212,8 +223,10 @@ def test_trainer_is_a_pytorchjob_running_torchrun_rlhf_train_ppo(variant):
         assert volumes["dshm"]["emptyDir"]["medium"] == "Memory" and mounts["dshm"] == "/dev/shm"
         port_names = {p["name"]: p["containerPort"] for p in c["ports"]}
         assert port_names["pytorchjob-port"] == values["masterPort"]
-        if replica == "Master":
+        if replica == "Master" and key == "ppo":
             assert port_names["metrics"] == values["metricsPort"]
+        else:
+            assert "metrics" not in port_names
         gpus = (c["resources"].get("limits") or {}).get("nvidia.com/gpu")
         expected = str(values["gpus"]) if values["gpus"] and effective_values(variant)["gpu"]["enabled"] else None
         assert gpus == expected
@@ -241,6 +254,21 @@ def test_trainer_env_names_the_real_service_dns_names_and_ports(variant):
         (init,) = spec["template"]["spec"]["initContainers"]
         waited = [init["command"][i + 1] for i, w in enumerate(init["command"]) if w == "--grpc"]
         assert sorted(waited) == sorted(env[var]["value"] for _, _, var in SERVICES.values())
+
+
+@pytest.mark.parametrize("variant", ALL)
+def test_the_gpus_a_training_pod_requests_are_the_processes_that_train(variant):
+    if not effective_values(variant)["gpu"]["enabled"]:
+        return
+    for key in TRAINERS:
+        values = trainer_values(variant, key)
+        if not values["enabled"] or not values.get("gpus"):
+            continue
+        job = one(chartlib.render(variant), "PyTorchJob", f"rlhf-{key}")
+        for spec in job["spec"]["pytorchReplicaSpecs"].values():
+            c = container(spec["template"]["spec"], "pytorch")
+            assert c["resources"]["limits"]["nvidia.com/gpu"] == job["spec"]["nprocPerNode"], (variant, key)
+            assert f"--nproc-per-node={job['spec']['nprocPerNode']}" in c["args"][0]
 
 
 def test_trainer_metrics_service_selects_rank_zero_only():
@@ -271,6 +299,23 @@ STAGE_COMMANDS = {
 }
 
 
+def stage_pod(objects, key: str) -> tuple[dict, dict]:
+    """(pod spec, main container) of a stage: the Job's, or the Master's of a trainer PyTorchJob."""
+    if key in TRAINERS:
+        spec = one(objects, "PyTorchJob", f"rlhf-{key}")["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]
+        return spec, container(spec, "pytorch")
+    spec = one(objects, "Job", f"rlhf-{key}")["spec"]["template"]["spec"]
+    assert spec["restartPolicy"] == "Never"
+    return spec, container(spec, key)
+
+
+def stage_command(c: dict) -> list[str]:
+    """The CLI a stage's container runs (after `torchrun ... --no-python` for a trainer)."""
+    if c["command"] == ["/bin/sh", "-c"]:
+        return shlex.split(c["args"][0].split("--no-python ", 1)[1])
+    return c["command"] + c["args"]
+
+
 def wait_args(pod_spec: dict) -> dict[str, list[str]]:
     (init,) = pod_spec["initContainers"]
     command = init["command"]
@@ -287,11 +332,8 @@ def test_stage_jobs_run_the_stage_commands_in_dependency_order(tmp_path):
             (("data-store", 50054), ("policy-inference", 50051), ("reward-scoring", 50052), ("reference-kl", 50053))}
     waits = {}
     for key, command in STAGE_COMMANDS.items():
-        job = one(objects, "Job", f"rlhf-{key}")
-        spec = job["spec"]["template"]["spec"]
-        assert spec["restartPolicy"] == "Never"
-        c = container(spec, key)
-        assert c["command"] + c["args"][:2] == command + ["--config", "/etc/rlhf/config.yaml"]
+        spec, c = stage_pod(objects, key)
+        assert stage_command(c)[:len(command) + 2] == command + ["--config", "/etc/rlhf/config.yaml"]
         assert c["workingDir"] == "/workspace"
         waits[key] = wait_args(spec)
     assert waits["data"] == {"--grpc": [addr["data-store"]]}
@@ -314,7 +356,7 @@ def test_model_services_load_what_the_stages_write(tmp_path):
     pods' workingDir, which is the workspace mount)."""
     objects = chartlib.render("default")
     config, _ = rendered_config(objects, tmp_path)
-    workdir = Path(one(objects, "Job", "rlhf-sft")["spec"]["template"]["spec"]["containers"][0]["workingDir"])
+    workdir = Path(stage_pod(objects, "sft")[1]["workingDir"])
     expected = {"policy-inference": config.sft.output_dir, "reference-kl": config.sft.output_dir,
                 "reward-scoring": config.rm.output_dir}
     for name, output_dir in expected.items():

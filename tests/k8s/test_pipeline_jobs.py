@@ -284,3 +284,14 @@ def test_pipeline_namespaces_may_reach_minio_and_nothing_else():
             assert "kubeflow-user-example-com" not in json.dumps(policy), policy["metadata"]["name"]
     default = one(chartlib.render("default"), "NetworkPolicy", "rlhf-minio")
     assert all("namespaceSelector" not in peer for rule in default["spec"]["ingress"] for peer in rule["from"])
+
+
+def test_sft_and_rm_steps_run_one_process_per_gpu(submitted):
+    step(pipeline.sft, base_model="smollm2", gpus_per_worker=4)
+    step(pipeline.reward_model, sft_model=SFT_URI, comparisons="pipelines/run-7/comparisons", gpus_per_worker=4)
+    for job, stage in zip((as_dict(j) for j in submitted), ("sft", "rm")):
+        assert job["spec"]["nprocPerNode"] == "4"
+        container = container_of(job)
+        assert "torchrun --nnodes=1 --nproc-per-node=4" in container["args"][0]
+        assert cli_command(container)[:3] == ["rlhf", "train", stage]
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"

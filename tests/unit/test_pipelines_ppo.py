@@ -20,8 +20,8 @@ def test_logprobs_and_values_match_unbatched_forwards(tiny_models):
     policy, value_model = load_policy(tiny_models["policy"]), load_reward_model(tiny_models["reward"])
     rollouts = Rollouts.build(PROMPTS, COMPLETIONS)
     with torch.no_grad():
-        logprobs = CompletionLogprobs(policy)(rollouts)
-        values = CompletionValues(value_model, pad_token_id=0)(rollouts)
+        logprobs = CompletionLogprobs(policy, torch.device("cpu"))(rollouts)
+        values = CompletionValues(value_model, pad_token_id=0, device=torch.device("cpu"))(rollouts)
         for row, (prompt, completion) in enumerate(zip(PROMPTS, COMPLETIONS)):
             ids = torch.tensor([prompt + completion])
             alone = torch.log_softmax(policy(input_ids=ids).logits[0].double(), -1)

@@ -5,8 +5,9 @@ token): an over-long record is named by set, line and id, or skipped and counted
 from __future__ import annotations
 
 import pytest
+import torch
 
-from pipelines.rm import comparison_groups, score_groups
+from pipelines.rm import SequenceScores, comparison_groups, score_groups
 from rlhf.models.scoring import reward_inputs, score_texts
 
 RECORDS = [{"id": "a", "prompt": "Say hi.", "completions": ["Hi!", "Hello there, friend.", ""], "ranking": [1, 0, 2]},
@@ -19,7 +20,7 @@ def test_trainer_scores_equal_the_services_scores(reward_model, tokenizer):
     served = score_texts(reward_model, tokenizer, texts, max_length=1024)
     groups = comparison_groups(tokenizer, RECORDS, "comparisons/train", max_length=1024, skip=False)
     assert [ranking for _, ranking in groups] == [[1, 0, 2], [0, 1]]
-    trained = score_groups(reward_model, groups, bf16=False)
+    trained = score_groups(SequenceScores(reward_model, torch.device("cpu")), groups, bf16=False)
     assert trained.tolist() == pytest.approx(served, abs=1e-5)
 
 
@@ -28,7 +29,8 @@ def test_chat_form_demonstrations_score_like_their_rendered_conversation(reward_
     demo = {"messages": [*turns, {"role": "assistant", "content": "Hi!"}]}
     (group,) = comparison_groups(tokenizer, [demo], "demonstrations", max_length=1024, skip=False)
     expected = tokenizer.apply_chat_template(turns, tokenize=False, add_generation_prompt=True) + "Hi!"
-    assert score_groups(reward_model, [group], bf16=False).tolist() == pytest.approx(
+    scorer = SequenceScores(reward_model, torch.device("cpu"))
+    assert score_groups(scorer, [group], bf16=False).tolist() == pytest.approx(
         score_texts(reward_model, tokenizer, [expected], max_length=1024), abs=1e-5)
 
 

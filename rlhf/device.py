@@ -1,0 +1,47 @@
+"""Where a process computes: one place decides the device for every stage and model service.
+
+Under torchrun (or a PyTorchJob) each process owns the GPU of its LOCAL_RANK; a service or a
+single-process stage uses the first GPU; without CUDA everything runs on the CPU. No grpc here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def device() -> torch.device:
+    """cuda:LOCAL_RANK when CUDA is present, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def autocast(enabled: bool) -> torch.autocast:
+    """bf16 autocast on this process's device (about 1.8x faster on CPU here); weights and optimizer
+    stay fp32, since pure bf16 weights lose small updates."""
+    return torch.autocast(device().type, dtype=torch.bfloat16, enabled=enabled)
+
+
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size). Under torchrun (WORLD_SIZE > 1) joins the process group: nccl on GPUs,
+    gloo on CPUs; each process binds the GPU of its LOCAL_RANK first, so collectives use it."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1
+    if not dist.is_initialized():
+        here = device()
+        if here.type == "cuda":
+            torch.cuda.set_device(here)
+            dist.init_process_group("nccl", device_id=here)
+        else:
+            dist.init_process_group("gloo")
+    return dist.get_rank(), world
+
+
+def close_distributed() -> None:
+    """Leaves the process group, if this process joined one."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
