@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import random
@@ -44,6 +45,22 @@ def config_hash(config: Config) -> str:
     services listen, which `rlhf run` picks at start, is not a setting of the run)."""
     settings = {section: values for section, values in to_dict(config).items() if section != "services"}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class SeedUse(enum.IntEnum):
+    """What a derived seed is for: part of its key, so two uses never share a stream."""
+
+    PROCESS = 1       # seed_everything of one rank
+    ROLLOUT = 2       # a PPO step's Generate
+    MINIBATCHES = 3   # a PPO epoch's minibatch order
+    LABEL = 4         # the label stage's sampling
+
+
+def derive_seed(seed: int, use: SeedUse, *coordinates: int) -> int:
+    """A 63-bit seed for one use of randomness (a rank, a step, an epoch...) derived from the run's
+    seed through numpy's SeedSequence, so distinct coordinates never collide: hand arithmetic such
+    as seed*97 + epoch*7 + rank gives rank 7 of epoch 0 the seed of rank 0 of epoch 1."""
+    return int(np.random.SeedSequence([seed, int(use), *coordinates]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def seed_everything(seed: int) -> None:

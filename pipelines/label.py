@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-from pipelines.common import all_records, data_store, resolve_model
+from pipelines.common import SeedUse, all_records, data_store, derive_seed, resolve_model
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
 from rlhf.data.records import RecordSets
@@ -82,7 +82,8 @@ def label(config: Config) -> dict[str, int]:
                     prompts = [records[i] for i in chosen[start:start + batch]]
                     prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
                     gen = policy.generate(prompt_ids=prompt_ids, n=cfg.k, max_new_tokens=cfg.max_new_tokens,
-                                          temperature=cfg.temperature, seed=cfg.seed * 1_000_003 + start)
+                                          temperature=cfg.temperature,
+                                          seed=derive_seed(cfg.seed, SeedUse.LABEL, split == "heldout", start))
                     texts = gen.texts
                     for i, record in enumerate(prompts):
                         comparisons.append(labeler.label(record, texts[i * cfg.k:(i + 1) * cfg.k]))

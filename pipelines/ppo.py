@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, data_store, judge, metrics_path, publish, resolve_model,
-                              seed_everything)
+from pipelines.common import (MetricsLog, SeedUse, all_records, data_store, derive_seed, judge, metrics_path, publish,
+                              resolve_model, seed_everything)
 from rlhf import parallel
 from rlhf.algos import ppo as algo
 from rlhf.clients.base import ServiceError
@@ -123,7 +123,7 @@ class Trainer:
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"ppo.prompts_per_step={cfg.prompts_per_step} must divide evenly across "
                              f"{self.world} workers")
-        seed_everything(cfg.seed + self.rank)
+        seed_everything(derive_seed(cfg.seed, SeedUse.PROCESS, self.rank))
         init = resolve_model(cfg.init_model)
         self.tokenizer = load_tokenizer(init)
         self.policy = load_policy(init).train()
@@ -265,7 +265,7 @@ class Trainer:
         t0 = time.perf_counter()
         gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
                                           temperature=cfg.temperature,
-                                          seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
+                                          seed=derive_seed(cfg.seed, SeedUse.ROLLOUT, self.step, self.rank))
         completions = [c.tolist() for c in gen.completion_ids]
         texts = gen.texts
         rollouts = Rollouts.build(prompt_ids, completions)
@@ -309,7 +309,7 @@ class Trainer:
         for epoch in range(cfg.ppo_epochs):
             # Derived, not drawn: the same step gives the same minibatches after a resume.
             order = torch.randperm(rows, generator=torch.Generator().manual_seed(
-                (cfg.seed * 1_000_003 + self.step) * 97 + epoch * 7 + self.rank))
+                derive_seed(cfg.seed, SeedUse.MINIBATCHES, self.step, epoch, self.rank)))
             for start in range(0, rows, cfg.minibatch_size):
                 minibatch = order[start:start + cfg.minibatch_size].tolist()
                 ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else None

@@ -41,3 +41,19 @@ def test_a_hub_id_is_answered_with_how_to_provide_the_model(tmp_path, monkeypatc
     with pytest.raises(FileNotFoundError, match=r"HuggingFaceTB/SmolLM2-360M: no such directory; if it is a Hugging "
                                                 r"Face hub id.*rlhf store upload DIR"):
         resolve_model("HuggingFaceTB/SmolLM2-360M")
+
+
+def test_derived_seeds_never_collide_across_ranks_steps_and_epochs():
+    """64 ranks x 100 steps (x 2 epochs for minibatch orders): every seed distinct, unlike the old
+    (seed*1_000_003 + step)*97 + epoch*7 + rank, where rank 7 / epoch 0 met rank 0 / epoch 1."""
+    from pipelines.common import SeedUse, derive_seed
+
+    rollouts = {derive_seed(0, SeedUse.ROLLOUT, step, rank) for step in range(100) for rank in range(64)}
+    orders = {derive_seed(0, SeedUse.MINIBATCHES, step, epoch, rank)
+              for step in range(100) for epoch in range(2) for rank in range(64)}
+    assert len(rollouts) == 6400 and len(orders) == 12800 and not rollouts & orders
+    assert derive_seed(0, SeedUse.ROLLOUT, 3, 1) == derive_seed(0, SeedUse.ROLLOUT, 3, 1) < 2**63
+    assert derive_seed(1, SeedUse.ROLLOUT, 3, 1) != derive_seed(0, SeedUse.ROLLOUT, 3, 1)
+    old = {(0 * 1_000_003 + step) * 97 + epoch * 7 + rank for step in range(100) for epoch in range(2)
+           for rank in range(64)}
+    assert len(old) < 12800  # what the derivation replaces did collide
