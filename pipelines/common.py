@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from rlhf.config import Config, service_address, to_dict
-from rlhf.data.records import RecordSets
 from rlhf.labelers import SimulatedLabeler
 
 
@@ -165,8 +164,3 @@ def data_store(config: Config):
     from rlhf.clients.data_store import DataStoreClient
 
     return DataStoreClient(service_address(config, "data_store"))
-
-
-def all_records(store, record_set: str) -> list[dict]:
-    """Every record of a set, in stored order (a set is the object records/<set>.jsonl)."""
-    return [json.loads(line) for line in store.get(RecordSets.key(record_set)).decode().splitlines() if line]

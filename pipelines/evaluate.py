@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import (all_records, config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
+from pipelines.common import (config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
                               resolve_model)
 from rlhf.algos.ppo import ptx_loss
 from rlhf.clients.policy_inference import PolicyInferenceClient
@@ -66,8 +66,8 @@ def evaluate(config: Config) -> dict:
     tokenizer = load_tokenizer(reference_dir)
     policies = {"SFT": str(reference_dir), **cfg.policies}
     with data_store(config) as store:
-        prompts = all_records(store, cfg.prompts)[:cfg.max_prompts]
-        general = [r["text"] for r in all_records(store, cfg.general_heldout)[:cfg.max_general]]
+        prompts = store.read_records(cfg.prompts)[:cfg.max_prompts]
+        general = [r["text"] for r in store.read_records(cfg.general_heldout)[:cfg.max_general]]
     prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
 
     constrained = [i for i, r in enumerate(prompts) if SimulatedLabeler.can_judge(r)]

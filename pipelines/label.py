@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import grpc
 import numpy as np
 from tqdm import tqdm
 
-from pipelines.common import SeedUse, all_records, data_store, derive_seed, resolve_model
+from pipelines.common import SeedUse, data_store, derive_seed, resolve_model
+from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
-from rlhf.data.records import RecordSets
 from rlhf.labelers import SimulatedLabeler
 from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import instruction_ids
@@ -36,16 +37,19 @@ def check_label_source(config: Config, store) -> None:
     cfg = config.label
     if cfg.source == "simulated":
         for record_set in (cfg.prompts, cfg.heldout_prompts):
-            for line, record in enumerate(all_records(store, record_set), 1):
+            for line, record in enumerate(store.read_records(record_set), 1):
                 if not SimulatedLabeler.can_judge(record):
                     raise ValueError(
                         f"label.source=simulated: record set {record_set!r} line {line} has no constraints, and the "
                         "simulated labeler only ranks by verifiable constraints; import your own rankings "
                         "(`rlhf data import comparisons/train=FILE comparisons/heldout=FILE`) and set label.source=import")
         return
-    existing = {info.key for info in store.list("records/")}
     for split, record_set in comparison_sets(config).items():
-        if RecordSets.key(record_set) not in existing:
+        try:
+            store.count_records(record_set)
+        except ServiceError as exc:
+            if exc.code != grpc.StatusCode.NOT_FOUND:
+                raise
             raise ValueError(f"label.source=import: record set {record_set!r} is missing; import it "
                              f"(`rlhf data import {record_set}=FILE`)"
                              + (" or set rm.heldout_comparisons='' to skip the RM's held-out accuracy"
@@ -61,7 +65,7 @@ def label(config: Config) -> dict[str, int]:
     with data_store(config) as store:
         check_label_source(config, store)
         if cfg.source == "import":
-            sizes = {split: len(all_records(store, record_set)) for split, record_set in sets.items()}
+            sizes = {split: store.count_records(record_set) for split, record_set in sets.items()}
             print(f"label: using imported comparisons {sizes}", flush=True)
             return sizes
         sft_dir = resolve_model(config.sft.output_dir)
@@ -74,7 +78,7 @@ def label(config: Config) -> dict[str, int]:
             policy.update_weights(load_policy(sft_dir).state_dict())
             for split, record_set, count in (("train", cfg.prompts, cfg.num_prompts),
                                              ("heldout", cfg.heldout_prompts, cfg.num_heldout)):
-                records = all_records(store, record_set)
+                records = store.read_records(record_set)
                 chosen = np.random.default_rng(cfg.seed).permutation(len(records))[:count]
                 comparisons = []
                 batch = 8

@@ -26,7 +26,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, SeedUse, all_records, data_store, derive_seed, judge, metrics_path, publish,
+from pipelines.common import (MetricsLog, SeedUse, data_store, derive_seed, judge, metrics_path, publish,
                               resolve_model, seed_everything)
 from rlhf import parallel
 from rlhf.algos import ppo as algo
@@ -401,7 +401,7 @@ class Trainer:
         self.push_weights()  # the service serves exactly the trainer's policy from here on
         heldout = []
         if self.rank == 0 and cfg.eval_every > 0:
-            heldout = all_records(self.store, cfg.eval_prompts)[:cfg.eval_size]
+            heldout = self.store.read_records(cfg.eval_prompts)[:cfg.eval_size]
             if self.sft_texts is None:  # step 0: the policy is still the SFT model
                 self.sft_texts = self.sample_heldout(heldout)
         progress = tqdm(range(self.step, cfg.steps), desc=f"ppo[{cfg.run_name}]", unit="step",

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, data_store, metrics_path, publish, resolve_model, seed_everything,
+from pipelines.common import (MetricsLog, data_store, metrics_path, publish, resolve_model, seed_everything,
                               within_max_length)
 from pipelines.sft import epoch_batches, my_micro_batches
 from rlhf import parallel
@@ -101,7 +101,7 @@ def train_rm(config: Config) -> Path:
     print(f"rm: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
         groups, heldout, demo_groups = (
-            comparison_groups(tokenizer, all_records(store, record_set), record_set, cfg.max_length,
+            comparison_groups(tokenizer, store.read_records(record_set), record_set, cfg.max_length,
                               cfg.skip_overlength) if record_set else []
             for record_set in (cfg.comparisons, cfg.heldout_comparisons, cfg.demonstrations))
     if not groups:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipelines.common import (MetricsLog, all_records, data_store, metrics_path, publish, resolve_model, seed_everything,
+from pipelines.common import (MetricsLog, data_store, metrics_path, publish, resolve_model, seed_everything,
                               within_max_length)
 from rlhf import parallel
 from rlhf.algos.sft import sft_loss
@@ -77,7 +77,7 @@ def train_sft(config: Config) -> Path:
     local, total = parallel.held_parameters(model)
     print(f"sft: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
-        records = all_records(store, cfg.demonstrations)
+        records = store.read_records(cfg.demonstrations)
     if not records:
         raise ValueError(f"sft.demonstrations: record set {cfg.demonstrations!r} is empty")
     examples = [encode_pair(tokenizer, *split_demonstration(r)) for r in records]

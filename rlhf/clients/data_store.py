@@ -130,6 +130,20 @@ class DataStoreClient(BaseClient):
         request = data_store_pb2.PutRecordsRequest(set=set, kind=kind_value, jsonl=jsonl, append=append)
         return self._unary("PutRecords", request, timeout).count
 
+    def read_records(self, set: str, timeout: float | None = None) -> list[dict]:
+        """Every record of a set, in stored order; ServiceError NOT_FOUND if there is no such set."""
+        lines = b"".join(chunk.jsonl for chunk in
+                         self._server_stream("ReadRecords", data_store_pb2.ReadRecordsRequest(set=set), timeout))
+        return [json.loads(line) for line in lines.splitlines() if line]
+
+    def count_records(self, set: str, timeout: float | None = None) -> int:
+        """How many records a set holds (the first chunk of ReadRecords); ServiceError NOT_FOUND if
+        there is no such set."""
+        stream = self._server_stream("ReadRecords", data_store_pb2.ReadRecordsRequest(set=set), timeout)
+        first = next(stream)
+        stream.close()  # the rest of the stream is not needed: dropping it cancels the call
+        return first.count
+
     def sample_records(self, set: str, n: int, seed: int = 0, cursor: int = 0,
                        timeout: float | None = None) -> tuple[list[dict], int]:
         """n records at `cursor` of the set's seeded stream of shuffled epochs, and the next cursor."""

@@ -47,6 +47,10 @@ class RecordError(ValueError):
     """A record set or a request about one is invalid; the message names the source, line and field."""
 
 
+class RecordSetNotFound(FileNotFoundError):
+    """No record set of that name (the service answers NOT_FOUND)."""
+
+
 def _kind(kind: RecordKind | str) -> RecordKind:
     try:
         return RecordKind(kind)
@@ -309,7 +313,7 @@ class RecordSets:
             if append:
                 try:
                     old_kind, old = self.load(name)
-                except RecordError:  # no such set yet: appending creates it
+                except RecordSetNotFound:  # no such set yet: appending creates it
                     old_kind, old = kind, []
                 if old_kind != kind:
                     raise RecordError(f"kind: set {name!r} holds {old_kind.value}, cannot append {kind.value}")
@@ -320,12 +324,12 @@ class RecordSets:
         return len(records)
 
     def load(self, name: str) -> tuple[RecordKind, list[dict]]:
-        """A set's kind and records; RecordError naming 'set' if there is no such set."""
+        """A set's kind and records; RecordSetNotFound naming the set if there is none."""
         key = self.key(name)
         try:
             info = self.store.stat(key)
         except FileNotFoundError:
-            raise RecordError(f"set {name!r}: no such record set") from None
+            raise RecordSetNotFound(f"set {name!r}: no such record set") from None
         with self._cache_lock:
             if info.sha256 in self._cache:
                 self._cache.move_to_end(info.sha256)
@@ -333,7 +337,7 @@ class RecordSets:
         try:
             data = self.store.get_bytes(key)
         except FileNotFoundError:  # deleted since the stat
-            raise RecordError(f"set {name!r}: no such record set") from None
+            raise RecordSetNotFound(f"set {name!r}: no such record set") from None
         if info.metadata.get("kind") not in {k.value for k in RecordKind}:
             raise RecordError(f"set {name!r}: {key} carries no record kind in its metadata")
         kind = RecordKind(info.metadata["kind"])

@@ -13,7 +13,7 @@ from typing import AsyncIterator, TypeVar
 import grpc
 
 from rlhf.config import Config, ConfigError, ServiceConfig
-from rlhf.data.records import RecordSets
+from rlhf.data.records import RecordSets, dump_jsonl
 from rlhf.proto.packing import pack_record_kind, unpack_record_kind
 from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
 from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, StoreError, open_store
@@ -88,6 +88,18 @@ class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
         return data_store_pb2.SampleRecordsResponse(
             records=[json.dumps(r, ensure_ascii=False) for r in records], next_cursor=next_cursor, set_size=size,
             kind=pack_record_kind(kind))
+
+    async def ReadRecords(self, request: data_store_pb2.ReadRecordsRequest,
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[data_store_pb2.RecordsChunk]:
+        kind, records = await asyncio.to_thread(self.records.load, request.set)
+        chunk, first = bytearray(), True
+        for record in records:
+            chunk += dump_jsonl([record])
+            if len(chunk) >= CHUNK_SIZE:
+                yield data_store_pb2.RecordsChunk(kind=pack_record_kind(kind), count=len(records), jsonl=bytes(chunk))
+                chunk, first = bytearray(), False
+        if chunk or first:
+            yield data_store_pb2.RecordsChunk(kind=pack_record_kind(kind), count=len(records), jsonl=bytes(chunk))
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:

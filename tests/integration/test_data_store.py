@@ -169,7 +169,6 @@ BAD_CALLS = {
         set="s", kind=data_store_pb2.RECORD_KIND_PROMPTS, jsonl=b'{"prompt": "p"'), "jsonl line 1: not valid JSON"),
     "records empty": ("PutRecords", data_store_pb2.PutRecordsRequest(
         set="s", kind=data_store_pb2.RECORD_KIND_PROMPTS, jsonl=b""), "jsonl"),
-    "sample unknown set": ("SampleRecords", data_store_pb2.SampleRecordsRequest(set="no/such/set", n=1), "set"),
     "sample n=0": ("SampleRecords", data_store_pb2.SampleRecordsRequest(set="s", n=0), "n:"),
 }
 
@@ -188,10 +187,22 @@ def test_bad_requests_are_invalid_argument_and_the_server_keeps_serving(client, 
     assert client.sample_records("s", 1, seed=0, cursor=0)[0] == [{"prompt": "p"}]
 
 
-def test_missing_objects_are_not_found(client):
-    for call in (lambda: client.get("no/such/object"), lambda: client.stat("no/such/object")):
+def test_missing_objects_and_record_sets_are_not_found(client):
+    for call in (lambda: client.get("no/such/object"), lambda: client.stat("no/such/object"),
+                 lambda: client.sample_records("no/such/object", 1)):
         with pytest.raises(ServiceError) as error:
             call()
         assert error.value.code == grpc.StatusCode.NOT_FOUND
         assert "no/such/object" in error.value.details
     assert client.info().service == "data-store"
+
+
+def test_read_records_streams_a_whole_set_in_stored_order(client):
+    """ReadRecords: every record, in order, across several chunks; a missing set is NOT_FOUND."""
+    records = [{"prompt": f"prompt {i} " + "x" * 2000} for i in range(1500)]  # about 3 MB: several chunks
+    client.put_records("read/many", RecordKind.PROMPTS, records)
+    assert client.read_records("read/many") == records
+    assert client.count_records("read/many") == 1500
+    with pytest.raises(ServiceError) as error:
+        client.read_records("read/missing")
+    assert error.value.code == grpc.StatusCode.NOT_FOUND and "no such record set" in error.value.details

@@ -150,22 +150,22 @@ def test_wait_for_model_from_config_uses_the_loader_defaults(scripts, tmp_path):
 
 @pytest.fixture
 def data_store_server():
-    """A DataStore gRPC server (the real generated service) answering Stat for the keys it holds."""
+    """A DataStore gRPC server (the real generated service) answering ReadRecords for the sets it holds."""
     from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
 
-    keys: set[str] = set()
+    sets: set[str] = set()
 
     class Store(data_store_pb2_grpc.DataStoreServicer):
-        def Stat(self, request, context):
-            if request.key not in keys:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"{request.key}: no such object")
-            return data_store_pb2.ObjectInfo(key=request.key, size=1)
+        def ReadRecords(self, request, context):
+            if request.set not in sets:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"set {request.set!r}: no such record set")
+            yield data_store_pb2.RecordsChunk(count=1, jsonl=b'{"prompt": "p"}\n')
 
     server = grpc.server(futures.ThreadPoolExecutor(2))
     data_store_pb2_grpc.add_DataStoreServicer_to_server(Store(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    yield f"127.0.0.1:{port}", keys
+    yield f"127.0.0.1:{port}", sets
     server.stop(0)
 
 
@@ -177,27 +177,10 @@ def test_wait_for_record_sets_asks_the_data_store(scripts, tmp_path, data_store_
     env = {"RLHF_DATA_STORE_ADDR": target}
     result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=env)
     assert result.returncode == 1
-    assert "'comparisons/train' (records/comparisons/train.jsonl" in result.stderr and "NOT_FOUND" in result.stderr
-    keys.update({"records/comparisons/train.jsonl", "records/demonstrations.jsonl"})
+    assert "'comparisons/train' (on" in result.stderr and "NOT_FOUND" in result.stderr
+    keys.update({"comparisons/train", "demonstrations"})
     result = run(scripts, "wait_for.py", *args, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
-
-
-def test_record_sets_live_where_the_stages_read_them():
-    """wait_for.py looks for records/<set>.jsonl: the key pipelines.common.all_records reads."""
-    from pipelines.common import all_records
-
-    class Recorder:
-        def __init__(self):
-            self.keys = []
-
-        def get(self, key):
-            self.keys.append(key)
-            return b'{"prompt": "p"}\n'
-
-    store = Recorder()
-    assert all_records(store, "comparisons/train") == [{"prompt": "p"}]
-    assert store.keys == ["records/comparisons/train.jsonl"]
 
 
 # ---- S3: bucket creation and s3:// models ------------------------------------------------------

@@ -179,8 +179,12 @@ def test_record_sets_see_a_replaced_set(sets):
     assert sets.sample("s", 1, 0, 0)[0] == [{"prompt": "new"}]
 
 
-@pytest.mark.parametrize("name, n, message", [("missing", 1, "set 'missing': no such record set"),
-                                              ("s", 0, "n: 0 records asked"),
+def test_a_missing_set_is_not_found(sets):
+    with pytest.raises(FileNotFoundError, match="set 'missing': no such record set"):
+        sets.sample("missing", 1, seed=0, cursor=0)
+
+
+@pytest.mark.parametrize("name, n, message", [("s", 0, "n: 0 records asked"),
                                               ("", 1, "set: must not be empty"),
                                               ("../up", 1, "set '../up'"),
                                               ("a b", 1, "set 'a b'")])

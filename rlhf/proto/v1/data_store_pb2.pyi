@@ -149,3 +149,19 @@ class SampleRecordsResponse(_message.Message):
     set_size: int
     kind: RecordKind
     def __init__(self, records: _Optional[_Iterable[str]] = ..., next_cursor: _Optional[int] = ..., set_size: _Optional[int] = ..., kind: _Optional[_Union[RecordKind, str]] = ...) -> None: ...
+
+class ReadRecordsRequest(_message.Message):
+    __slots__ = ("set",)
+    SET_FIELD_NUMBER: _ClassVar[int]
+    set: str
+    def __init__(self, set: _Optional[str] = ...) -> None: ...
+
+class RecordsChunk(_message.Message):
+    __slots__ = ("kind", "count", "jsonl")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    JSONL_FIELD_NUMBER: _ClassVar[int]
+    kind: RecordKind
+    count: int
+    jsonl: bytes
+    def __init__(self, kind: _Optional[_Union[RecordKind, str]] = ..., count: _Optional[int] = ..., jsonl: _Optional[bytes] = ...) -> None: ...

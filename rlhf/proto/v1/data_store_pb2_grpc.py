@@ -72,6 +72,11 @@ class DataStoreStub:
                 request_serializer=rlhf_dot_v1_dot_data__store__pb2.SampleRecordsRequest.SerializeToString,
                 response_deserializer=rlhf_dot_v1_dot_data__store__pb2.SampleRecordsResponse.FromString,
                 _registered_method=True)
+        self.ReadRecords = channel.unary_stream(
+                '/rlhf.v1.DataStore/ReadRecords',
+                request_serializer=rlhf_dot_v1_dot_data__store__pb2.ReadRecordsRequest.SerializeToString,
+                response_deserializer=rlhf_dot_v1_dot_data__store__pb2.RecordsChunk.FromString,
+                _registered_method=True)
         self.GetInfo = channel.unary_unary(
                 '/rlhf.v1.DataStore/GetInfo',
                 request_serializer=rlhf_dot_v1_dot_common__pb2.GetInfoRequest.SerializeToString,
@@ -130,6 +135,14 @@ class DataStoreServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadRecords(self, request, context):
+        """Every record of a set in stored order: JSON Lines in chunks of whole lines, the set's kind and
+        size on the first. NOT_FOUND when there is no such set. Where a set is kept is the server's.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -173,6 +186,11 @@ def add_DataStoreServicer_to_server(servicer, server):
                     servicer.SampleRecords,
                     request_deserializer=rlhf_dot_v1_dot_data__store__pb2.SampleRecordsRequest.FromString,
                     response_serializer=rlhf_dot_v1_dot_data__store__pb2.SampleRecordsResponse.SerializeToString,
+            ),
+            'ReadRecords': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadRecords,
+                    request_deserializer=rlhf_dot_v1_dot_data__store__pb2.ReadRecordsRequest.FromString,
+                    response_serializer=rlhf_dot_v1_dot_data__store__pb2.RecordsChunk.SerializeToString,
             ),
             'GetInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetInfo,
@@ -370,6 +388,33 @@ class DataStore:
             '/rlhf.v1.DataStore/SampleRecords',
             rlhf_dot_v1_dot_data__store__pb2.SampleRecordsRequest.SerializeToString,
             rlhf_dot_v1_dot_data__store__pb2.SampleRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rlhf.v1.DataStore/ReadRecords',
+            rlhf_dot_v1_dot_data__store__pb2.ReadRecordsRequest.SerializeToString,
+            rlhf_dot_v1_dot_data__store__pb2.RecordsChunk.FromString,
             options,
             channel_credentials,
             insecure,

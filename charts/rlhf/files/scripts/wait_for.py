@@ -15,7 +15,7 @@
   from the variables config.store.access_key_env / secret_key_env). Relative paths are relative to
   the working directory (the workspace volume in the chart).
 - A record set NAME is ready when the data-store (RLHF_DATA_STORE_ADDR, else the config's
-  services.data_store) has the object records/NAME.jsonl (PutRecords writes it atomically).
+  services.data_store) has it (ReadRecords answers; PutRecords writes a set atomically).
 - `...-from-config eval.policies` reads the value from the config, defaults of rlhf.config
   included; a mapping stands for all of its values.
 
@@ -78,14 +78,12 @@ def model_problem(uri: str, store) -> str | None:
 def record_set_problem(name: str, target: str, timeout: float) -> str | None:
     from rlhf.clients.base import ServiceError
     from rlhf.clients.data_store import DataStoreClient
-    from rlhf.data.records import RecordSets
 
-    key = RecordSets.key(name)
     with DataStoreClient(target, timeout=timeout, retries=0) as store:
         try:
-            store.stat(key)
+            store.count_records(name)
         except ServiceError as exc:
-            return f"record set {name!r} ({key} on {target}): {exc.code.name}"
+            return f"record set {name!r} (on {target}): {exc.code.name}"
     return None
 
 
