@@ -36,6 +36,16 @@ SERVICES = {
 REWARD_KSERVE = "reward-kserve"  # not a runtime.Service: configured by config.reward_serving
 
 
+def _config(args: argparse.Namespace, overrides: list[str] | None = None) -> Config:
+    """The command's config (--config, then --set or `overrides`); the store it names is how this
+    process reaches s3:// URIs (models, data, reports) from here on."""
+    from rlhf.storage import S3Settings, configure
+
+    config = load_config(args.config, overrides=args.set if overrides is None else overrides)
+    configure(S3Settings.from_config(config.store))
+    return config
+
+
 def _set_torch_threads(threads: int) -> None:
     if threads > 0:
         import torch
@@ -46,7 +56,7 @@ def _set_torch_threads(threads: int) -> None:
 def _serve(args: argparse.Namespace) -> None:
     from services.runtime import serve
 
-    config: Config = load_config(args.config, overrides=args.set)
+    config: Config = _config(args)
     if args.service == REWARD_KSERVE:
         return _serve_reward_kserve(args, config)
     module_name, section = SERVICES[args.service]
@@ -83,7 +93,7 @@ def _serve_reward_kserve(args: argparse.Namespace, config: Config) -> None:
 def _reward_publish(args: argparse.Namespace) -> None:
     from rlhf.storage.versions import publish_version, version_uri
 
-    config = load_config(args.config, overrides=args.set)
+    config = _config(args)
     store = args.store or config.store.uri
     repository = args.repository or config.reward_serving.repository
     if not repository:
@@ -93,7 +103,7 @@ def _reward_publish(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    config = load_config(args.config, overrides=args.set)
+    config = _config(args)
     if args.stage == "sft":
         from pipelines.sft import train_sft
         train_sft(config)
@@ -109,12 +119,12 @@ def _train(args: argparse.Namespace) -> None:
 
 def _label(args: argparse.Namespace) -> None:
     from pipelines.label import label
-    label(load_config(args.config, overrides=args.set))
+    label(_config(args))
 
 
 def _eval(args: argparse.Namespace) -> None:
     from pipelines.evaluate import evaluate
-    evaluate(load_config(args.config, overrides=args.set))
+    evaluate(_config(args))
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -122,7 +132,7 @@ def _run(args: argparse.Namespace) -> None:
     from pipelines.local import PRESETS, run_local
 
     overrides = [*PRESETS.get(args.preset, []), *args.set]  # the user's --set win over the preset
-    config = load_config(args.config, overrides=overrides)
+    config = _config(args, overrides)
     if args.base_model:
         config.sft.base_model = args.base_model
     if args.run_id:
@@ -136,7 +146,7 @@ def _data_import(args: argparse.Namespace) -> None:
     from pipelines.data import import_data, parse_sources
 
     sources = parse_sources(args.sources)
-    with data_store(load_config(args.config, overrides=args.set)) as store:
+    with data_store(_config(args)) as store:
         import_data(store, sources, kind=args.kind)
 
 
@@ -144,6 +154,7 @@ def _store_upload(args: argparse.Namespace) -> None:
     from rlhf.storage import write_uri
     from rlhf.storage.dirs import upload_dir
 
+    _config(args)  # how to reach the store
     path = Path(args.path)
     if path.is_file():
         info = write_uri(args.uri, path.read_bytes())
@@ -168,7 +179,7 @@ def _pipeline_run_local(args: argparse.Namespace) -> None:
         if not sep:
             raise ValueError(f"--param {item!r}: expected NAME=VALUE")
         arguments[name] = raw
-    config = load_config(args.config, overrides=args.set)
+    config = _config(args)
     if args.run_id:
         config.run.run_id = args.run_id
     run_pipeline_local(config, arguments)
@@ -269,8 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(rlhf data import and the chart's data.sources accept it)")
     upload.add_argument("path", help="a file, or a directory (e.g. a Hugging Face model: config.json, weights, "
                                      "tokenizer)")
-    upload.add_argument("uri", help="where: s3://BUCKET/KEY (endpoint and keys from $RLHF_S3_ENDPOINT, "
-                                    "$AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY) or file:///PATH")
+    upload.add_argument("uri", help="where: s3://BUCKET/KEY (endpoint from the config's store section or "
+                                    "$RLHF_S3_ENDPOINT, keys from $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY) or "
+                                    "file:///PATH")
+    _add_config_args(upload)
     upload.set_defaults(run=_store_upload)
 
     pipeline = commands.add_parser("pipeline", help="the Kubeflow pipeline rlhf-alignment").add_subparsers(

@@ -278,15 +278,14 @@ class Run:
     def open_store(self):
         """The run's store, with the release's S3 credentials in cluster mode (read from its
         Secret: the launcher Role may get exactly that one)."""
-        from rlhf.storage import open_store
+        from rlhf.storage import S3Settings, open_store
 
         if self.mode == "local":
             return open_store(self.store_uri)
         store = self.template["store"]
         secret = _core_api().read_namespaced_secret(store["secretName"], self.namespace, _request_timeout=30).data
         access_key, secret_key = (base64.b64decode(secret[store[k]]).decode() for k in ("accessKeyKey", "secretKeyKey"))
-        return open_store(store["uri"], endpoint=store["endpoint"], secure=store["secure"],
-                          access_key=access_key, secret_key=secret_key)
+        return open_store(store["uri"], S3Settings(store["endpoint"], store["secure"], access_key, secret_key))
 
 
 def report_metrics(metrics: dict) -> dict[str, float]:

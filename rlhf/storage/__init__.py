@@ -2,26 +2,55 @@
 
 `open_store(uri)` picks the backend; `read_uri` / `write_uri` handle one whole object named by a
 full URI (`file:///abs/dir/model.safetensors`, `s3://bucket/checkpoints/step-10/model.safetensors`).
+Every s3:// store is opened with one `S3Settings`: given explicitly, else the process's default,
+which a command sets from its config (`configure(S3Settings.from_config(config.store))`), else the
+environment.
 """
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from rlhf.config import StoreConfig
 
 from rlhf.storage.base import (CHUNK_SIZE, ChecksumMismatch, InvalidKey, ObjectInfo, ObjectReader, ObjectStore,
                                ObjectWriter, StoreError)
 
 __all__ = ["CHUNK_SIZE", "ChecksumMismatch", "InvalidKey", "ObjectInfo", "ObjectReader", "ObjectStore",
-           "ObjectWriter", "StoreError", "open_store", "read_uri", "split_uri", "write_uri"]
+           "ObjectWriter", "S3Settings", "StoreError", "configure", "open_store", "read_uri", "split_uri", "write_uri"]
 
 
-def open_store(uri: str, *, endpoint: str | None = None, secure: bool | None = None,
-               access_key: str | None = None, secret_key: str | None = None) -> ObjectStore:
-    """`file://DIR` (relative like file://./runs/store, or file:///abs) or `s3://BUCKET[/prefix]`.
+@dataclass(frozen=True)
+class S3Settings:
+    """How to reach S3: a None field falls back to the environment ($RLHF_S3_ENDPOINT,
+    $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY; see `rlhf.storage.s3.connect`)."""
 
-    For s3:// the endpoint defaults to $RLHF_S3_ENDPOINT and the credentials to
-    $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY (see `rlhf.storage.s3.connect`).
-    """
+    endpoint: str | None = None
+    secure: bool | None = None
+    access_key: str | None = None
+    secret_key: str | None = None
+
+    @classmethod
+    def from_config(cls, store: StoreConfig) -> "S3Settings":
+        """The config's endpoint and TLS, credentials from the environment variables it names."""
+        return cls(store.endpoint or None, store.secure, os.environ.get(store.access_key_env),
+                   os.environ.get(store.secret_key_env))
+
+
+_default_s3 = S3Settings()
+
+
+def configure(settings: S3Settings) -> None:
+    """Makes `settings` the process's default for s3:// stores opened without explicit settings."""
+    global _default_s3
+    _default_s3 = settings
+
+
+def open_store(uri: str, s3: S3Settings | None = None) -> ObjectStore:
+    """`file://DIR` (relative like file://./runs/store, or file:///abs) or `s3://BUCKET[/prefix]`,
+    reached with `s3` (default: the process's, see `configure`)."""
     if uri.startswith("file://"):
         root = uri[len("file://"):]
         if not root:
@@ -35,7 +64,8 @@ def open_store(uri: str, *, endpoint: str | None = None, secure: bool | None = N
             raise StoreError(f"store uri {uri!r}: bucket names have at least 3 characters")
         from rlhf.storage.s3 import S3Store, connect
 
-        client = connect(endpoint, secure=secure, access_key=access_key, secret_key=secret_key)
+        s3 = s3 or _default_s3
+        client = connect(s3.endpoint, secure=s3.secure, access_key=s3.access_key, secret_key=s3.secret_key)
         return S3Store(client, bucket, prefix)
     raise StoreError(f"store uri {uri!r}: expected file://DIR or s3://BUCKET[/prefix]")
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from typing import AsyncIterator, TypeVar
 
 import grpc
@@ -16,7 +15,7 @@ from rlhf.config import Config, ConfigError, ServiceConfig
 from rlhf.data.records import RecordSets, dump_jsonl
 from rlhf.proto.packing import pack_record_kind, unpack_record_kind
 from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
-from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, StoreError, open_store
+from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, S3Settings, StoreError, open_store
 from services.runtime import InvalidArgument, Service
 
 SERVICE = "data-store"
@@ -113,9 +112,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     uri = service_config.store or config.store.uri
     field = "services.data_store.store" if service_config.store else "store.uri"
     try:
-        store = open_store(uri, endpoint=config.store.endpoint or None, secure=config.store.secure,
-                           access_key=os.environ.get(config.store.access_key_env),
-                           secret_key=os.environ.get(config.store.secret_key_env))
+        store = open_store(uri, S3Settings.from_config(config.store))
     except StoreError as exc:
         raise ConfigError(f"{field}: {exc}") from None
     return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=DataStoreServicer(store),

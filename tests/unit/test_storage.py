@@ -9,8 +9,8 @@ import socket
 import pytest
 import urllib3
 
-from rlhf.storage import (ChecksumMismatch, InvalidKey, ObjectStore, StoreError, open_store, read_uri, split_uri,
-                          write_uri)
+from rlhf.storage import (ChecksumMismatch, InvalidKey, ObjectStore, S3Settings, StoreError, configure, open_store,
+                          read_uri, split_uri, write_uri)
 from rlhf.storage.file import FileStore
 
 
@@ -159,9 +159,35 @@ def test_an_unreachable_s3_endpoint_fails_instead_of_hanging():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    store = open_store("s3://bucket", endpoint=f"http://127.0.0.1:{port}", access_key="x", secret_key="y")
+    store = open_store("s3://bucket", S3Settings(f"http://127.0.0.1:{port}", access_key="x", secret_key="y"))
     with pytest.raises(urllib3.exceptions.MaxRetryError):
         store.stat("key")
+
+
+def test_the_configs_store_section_reaches_s3_from_every_helper(moto_s3, monkeypatch, tmp_path):
+    """endpoint, secure and the credential variables' names come from config.store, not only from
+    the environment, for the data-store and for the stages' read_uri / write_uri / dirs alike."""
+    from rlhf.config import StoreConfig
+    from rlhf.storage.dirs import download_dir, upload_dir
+
+    for name in ("RLHF_S3_ENDPOINT", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TEAM_KEY", moto_s3.env["AWS_ACCESS_KEY_ID"])
+    monkeypatch.setenv("TEAM_SECRET", moto_s3.env["AWS_SECRET_ACCESS_KEY"])
+    bucket = moto_s3.make_bucket()
+    settings = S3Settings.from_config(StoreConfig(uri=f"s3://{bucket}", endpoint=moto_s3.endpoint, secure=False,
+                                                  access_key_env="TEAM_KEY", secret_key_env="TEAM_SECRET"))
+    assert open_store(f"s3://{bucket}", settings).put_bytes("direct", b"1").size == 1
+    configure(settings)
+    try:
+        write_uri(f"s3://{bucket}/via/default.json", b"{}")
+        assert read_uri(f"s3://{bucket}/via/default.json") == b"{}"
+        (tmp_path / "model").mkdir()
+        (tmp_path / "model" / "config.json").write_text("{}")
+        upload_dir(tmp_path / "model", f"s3://{bucket}/models/m")
+        assert (download_dir(f"s3://{bucket}/models/m", tmp_path / "copy") / "config.json").read_text() == "{}"
+    finally:
+        configure(S3Settings())
 
 
 def test_split_uri():
