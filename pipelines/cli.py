@@ -19,12 +19,15 @@ import argparse
 import asyncio
 import dataclasses
 import importlib
+import json
 import logging
 import sys
+import textwrap
+import typing
 from pathlib import Path
 
 from pipelines.local import PRESETS
-from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, load_config
+from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, field_docs, load_config
 from rlhf.data.records import RecordKind
 
 SERVICES = {
@@ -53,41 +56,49 @@ def _set_torch_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _flag_overrides(args: argparse.Namespace, cls: type, section: str) -> list[str]:
+    """`--set` overrides for the flags `_add_field_flags` made from `cls`, so the config loader
+    checks them like any other value."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    overrides = []
+    for f in dataclasses.fields(cls):
+        value = getattr(args, f.name, None)
+        if value is not None:
+            quoted = _base_type(hints[f.name]) not in (int, float)
+            overrides.append(f"{section}.{f.name}={json.dumps(value) if quoted else value}")
+    return overrides
+
+
 def _serve(args: argparse.Namespace) -> None:
     from services.runtime import serve
 
-    config: Config = _config(args)
     if args.service == REWARD_KSERVE:
-        return _serve_reward_kserve(args, config)
+        return _serve_reward_kserve(args)
     module_name, section = SERVICES[args.service]
+    config = _config(args, [*args.set, *_flag_overrides(args, ServiceConfig, f"services.{section}")])
     service_config: ServiceConfig = getattr(config.services, section)
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(ServiceConfig)
-                 if getattr(args, f.name, None) is not None}
-    service_config = dataclasses.replace(service_config, **overrides)
     _set_torch_threads(service_config.torch_threads)
     module = importlib.import_module(module_name)
     service = module.build(service_config, config)
     asyncio.run(serve(service, service_config))
 
 
-def _serve_reward_kserve(args: argparse.Namespace, config: Config) -> None:
+def _serve_reward_kserve(args: argparse.Namespace) -> None:
     """`--port` and `--metrics-port` stand for `--grpc-port` and `--http-port` (the HTTP port serves
-    /metrics), so the local runner and the tests start it like the other services."""
+    /metrics), so the local runner and the tests start it like the other services; `--store` is
+    the store its versions are published in."""
     from services.reward_kserve.server import serve
 
-    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(RewardServingConfig)
-                 if getattr(args, f.name, None) is not None}
-    if args.port is not None and args.grpc_port is None:
-        overrides["grpc_port"] = args.port
-    if args.metrics_port is not None and args.http_port is None:
-        if args.metrics_port < 0:
-            raise ConfigError("--metrics-port: reward-kserve serves /metrics on its HTTP port, which stays on")
-        overrides["http_port"] = args.metrics_port
+    if args.metrics_port is not None and int(args.metrics_port) < 0:
+        raise ConfigError("--metrics-port: reward-kserve serves /metrics on its HTTP port, which stays on")
+    args.grpc_port = args.grpc_port if args.grpc_port is not None else args.port
+    args.http_port = args.http_port if args.http_port is not None else args.metrics_port
+    overrides = _flag_overrides(args, RewardServingConfig, "reward_serving")
     if args.store:
-        config.store.uri = args.store
-    reward = dataclasses.replace(config.reward_serving, **overrides)
-    _set_torch_threads(reward.torch_threads)
-    asyncio.run(serve(reward, config))
+        overrides.append(f"store.uri={json.dumps(args.store)}")
+    config = _config(args, [*args.set, *overrides])
+    _set_torch_threads(config.reward_serving.torch_threads)
+    asyncio.run(serve(config.reward_serving, config))
 
 
 def _reward_publish(args: argparse.Namespace) -> None:
@@ -185,6 +196,40 @@ def _pipeline_run_local(args: argparse.Namespace) -> None:
     run_pipeline_local(config, arguments)
 
 
+def _base_type(tp):
+    """int, float, str, bool or a Literal: the type under a field's Annotated range."""
+    return typing.get_args(tp)[0] if typing.get_origin(tp) is typing.Annotated else tp
+
+
+def _add_field_flags(group, cls: type, taken: set[str]) -> None:
+    """One --flag per field of `cls` (not already in `taken`), with the field's docstring as help."""
+    docs = field_docs(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
+    for f in dataclasses.fields(cls):
+        if f.name in taken:
+            continue
+        taken.add(f.name)
+        tp = _base_type(hints[f.name])
+        kwargs: dict = {"dest": f.name, "help": docs.get(f.name, "").replace("%", "%%")}
+        if tp is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(tp) is typing.Literal:
+            kwargs["choices"] = typing.get_args(tp)
+        else:
+            kwargs["metavar"] = {int: "N", float: "X"}.get(tp, f.name.upper())
+        group.add_argument(f"--{f.name.replace('_', '-')}", **kwargs)
+
+
+def _fields_epilog(section: str, cls: type) -> str:
+    """The stage's settings, each as `--set section.field=VALUE` with its default and docstring."""
+    docs, defaults = field_docs(cls), cls()
+    lines = [f"settings (--set {section}.FIELD=VALUE, or the {section} section of --config):"]
+    for f in dataclasses.fields(cls):
+        lines.append(f"  {f.name} = {getattr(defaults, f.name)!r}")
+        lines += textwrap.wrap(docs.get(f.name, ""), 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
+
+
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML/JSON config file (defaults apply without one)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
@@ -195,34 +240,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rlhf", description="InstructGPT-style RLHF as gRPC services")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run one gRPC service until SIGTERM")
+    serve = commands.add_parser("serve", help="run one gRPC service until SIGTERM",
+                                description="Runs one service until SIGTERM. Every flag is the field of the same name "
+                                            "in the service's config section (services.<name>, or reward_serving "
+                                            "for reward-kserve), checked like --set.")
     serve.add_argument("service", choices=sorted([*SERVICES, REWARD_KSERVE]))
     _add_config_args(serve)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int, help="gRPC port (0: pick a free one)")
-    serve.add_argument("--metrics-port", type=int, help="Prometheus port (0: pick a free one, -1: off)")
-    serve.add_argument("--model", help="model directory (policy-inference, reward-scoring, reference-kl, reward-kserve)")
-    serve.add_argument("--store", help="store URI: file://DIR or s3://BUCKET")
-    serve.add_argument("--max-batch-size", type=int)
-    serve.add_argument("--max-batch-tokens", type=int)
-    serve.add_argument("--batch-wait-ms", type=float)
-    serve.add_argument("--max-queue", type=int)
-    serve.add_argument("--max-message-mb", type=int)
-    serve.add_argument("--grace-seconds", type=float)
-    serve.add_argument("--torch-threads", type=int, help="CPU threads for the model (0: torch's default)")
-    kserve = serve.add_argument_group("reward-kserve (config section reward_serving; --port and --metrics-port "
-                                      "set its gRPC and HTTP ports)")
-    kserve.add_argument("--grpc-port", type=int, help="OIP gRPC + rlhf.v1.RewardScoring port (0: pick a free one)")
-    kserve.add_argument("--http-port", type=int, help="OIP REST + /metrics port (0: pick a free one)")
-    kserve.add_argument("--model-name", help="the OIP model name (default: reward)")
-    kserve.add_argument("--repository", help="store prefix of published versions, polled for new ones")
-    kserve.add_argument("--reload-interval-s", type=float, help="seconds between polls of the repository")
-    kserve.add_argument("--keep-versions", type=int, help="newest versions kept loaded (pinnable)")
-    kserve.add_argument("--tokens-file", help="bearer tokens, one per line (unset: auth off)")
-    kserve.add_argument("--tls-cert-file", help="PEM certificate chain (with --tls-key-file: TLS on both ports)")
-    kserve.add_argument("--tls-key-file", help="PEM private key")
-    kserve.add_argument("--rate-limit-per-second", type=float, help="requests/s per token (0: no limit)")
-    kserve.add_argument("--rate-limit-burst", type=int, help="requests a token may make at once")
+    taken: set[str] = set()
+    _add_field_flags(serve.add_argument_group("services.<name>"), ServiceConfig, taken)
+    _add_field_flags(serve.add_argument_group("reward-kserve (config section reward_serving; --port and "
+                                              "--metrics-port set its gRPC and HTTP ports)"),
+                     RewardServingConfig, taken)
     serve.set_defaults(run=_serve)
 
     reward = commands.add_parser("reward", help="reward model versions for reward-kserve").add_subparsers(
@@ -235,11 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(publish)
     publish.set_defaults(run=_reward_publish)
 
-    train = commands.add_parser("train", help="run a training stage")
-    train.add_argument("stage", choices=["sft", "rm", "ppo"])
-    train.add_argument("--resume", action="store_true", help="ppo: continue from the run's latest checkpoint")
-    _add_config_args(train)
-    train.set_defaults(run=_train)
+    train = commands.add_parser("train", help="run a training stage (also under torchrun)").add_subparsers(
+        dest="stage", required=True)
+    for stage in ("sft", "rm", "ppo"):
+        cls = type(getattr(Config(), stage))
+        sub = train.add_parser(stage, help=cls.__doc__.splitlines()[0], description=cls.__doc__,
+                               epilog=_fields_epilog(stage, cls), formatter_class=argparse.RawDescriptionHelpFormatter)
+        if stage == "ppo":
+            sub.add_argument("--resume", action="store_true", help="continue from the run's latest checkpoint")
+        _add_config_args(sub)
+        sub.set_defaults(run=_train)
 
     for name, fn, text in (("label", _label, "sample K completions per prompt and rank them"),
                            ("eval", _eval, "evaluate SFT, PPO and PPO-ptx and write the report")):

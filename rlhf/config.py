@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
@@ -175,7 +176,8 @@ class SFTConfig:
     learning_rate: PositiveFloat = 2e-5
     """AdamW learning rate (constant after a short warm-up)."""
     max_length: PositiveInt = 256
-    """Prompt + completion tokens kept per example; longer completions are truncated."""
+    """Most tokens of an example (formatted prompt + completion + EOS); a longer demonstration is an
+    error before training, or skipped with skip_overlength."""
     seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
@@ -430,6 +432,21 @@ class Config:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each field's docstring (the string literal under it in the class body): the one place a
+    field is documented, shown by the CLI's --help."""
+    import ast
+    import inspect
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    docs = {}
+    for node, after in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
 
 
 def service_address(config: Config, name: str) -> str:
