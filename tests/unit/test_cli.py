@@ -15,9 +15,9 @@ def test_serve_has_one_flag_per_service_and_reward_serving_field(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for cls in (ServiceConfig, RewardServingConfig):
-        for name, doc in field_docs(cls).items():
-            assert f"--{name.replace('_', '-')}" in text and doc[:40] in text, name
+    documented = {**field_docs(RewardServingConfig), **field_docs(ServiceConfig)}  # a shared name: the service's doc
+    for name, doc in documented.items():
+        assert f"--{name.replace('_', '-')}" in text and doc[:40] in text, name
 
 
 def test_serve_flags_are_checked_like_set():
