@@ -181,7 +181,8 @@ class SFTConfig:
     seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
-    """Run forward/backward under bf16 autocast (weights and optimizer stay fp32)."""
+    """Run forward/backward under bf16 autocast where the device computes bf16 natively (a GPU; a
+    CPU with AVX512-BF16 or AMX: `rlhf.device.bf16_is_fast`); weights and optimizer stay fp32."""
     skip_overlength: bool = False
     """Demonstrations longer than max_length (formatted prompt + completion + EOS) are an error
     naming the set and line, checked before training; true skips and counts them instead."""
@@ -227,7 +228,8 @@ class RMConfig:
     seed: NonNegativeInt = 0
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
-    """Run forward/backward under bf16 autocast."""
+    """Run forward/backward under bf16 autocast where the device computes bf16 natively (see
+    sft.bf16_autocast)."""
     skip_overlength: bool = False
     """A comparison (or demonstration, for the shift) with a pair longer than max_length is an error
     naming the set and line, checked before training; true skips and counts them instead."""
@@ -319,7 +321,8 @@ class PPOConfig:
     seed: NonNegativeInt = 0
     """Seeds data order, sampling and torch."""
     bf16_autocast: bool = True
-    """Run forward/backward under bf16 autocast."""
+    """Run forward/backward under bf16 autocast where the device computes bf16 natively (see
+    sft.bf16_autocast)."""
     push_dtype: Literal["bfloat16", "float32"] = "bfloat16"
     """Dtype of the weights pushed to policy-inference each step: "bfloat16" halves the bytes, and
     under bf16 autocast the trainer's own matmuls see the weights in bf16 too; "float32" is exact."""

@@ -72,3 +72,25 @@ def test_evaluation_loads_each_policy_onto_the_chosen_device(stack, tiny_models,
     with pytest.raises(NotImplementedError, match="meta tensor"):
         pipelines.evaluate.evaluate(config)
     assert meta
+
+
+@pytest.mark.parametrize("flags, fast", [("fpu avx512f avx512_bf16 sse", True), ("fpu avx512f amx_bf16", True),
+                                         ("fpu avx2 avx512f", False)])
+def test_bf16_autocast_only_where_the_cpu_computes_bf16(flags, fast, tmp_path, monkeypatch, capsys):
+    """Without AVX512-BF16 or AMX, bf16 autocast is emulated and slower than fp32: it stays off,
+    whatever the config asks, and the process says which path it took."""
+    import rlhf.device
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(rlhf.device, "CPUINFO", cpuinfo)
+    rlhf.device.bf16_is_fast.cache_clear()
+    try:
+        with rlhf.device.autocast(True):
+            dtype = (torch.ones(4, 4) @ torch.ones(4, 4)).dtype
+        assert rlhf.device.bf16_is_fast() is fast and dtype == (torch.bfloat16 if fast else torch.float32)
+        assert ("bf16 autocast off" in capsys.readouterr().out) is not fast
+        with rlhf.device.autocast(False):
+            assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
+    finally:
+        rlhf.device.bf16_is_fast.cache_clear()
