@@ -26,7 +26,7 @@ from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import device
-from rlhf.labelers import SimulatedLabeler, satisfaction
+from rlhf.labelers import SimulatedLabeler, check, satisfaction
 from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
 from rlhf.storage import read_uri, write_uri
@@ -88,11 +88,16 @@ def evaluate(config: Config) -> dict:
             kl = reference_client.logprobs([p + c for p, c in zip(prompt_ids, completions)],
                                            [len(p) for p in prompt_ids], policy_logprobs=gen.logprobs)
             sat = [satisfaction(prompts[i]["constraints"], texts[i]) for i in constrained]
+            met_by_type: dict[str, list[bool]] = {}
+            for i in constrained:
+                for constraint in prompts[i]["constraints"]:
+                    met_by_type.setdefault(constraint["type"], []).append(check(constraint, texts[i]))
             samples[name], rewards[name] = texts, scores
             results[name] = {
                 "reward_mean": float(np.mean(scores)), "kl_to_sft": float(kl.mean_kl),
                 "constraint_satisfaction": float(np.mean(sat)) if sat else None,
                 "all_constraints_met": float(np.mean([s == 1.0 for s in sat])) if sat else None,
+                "satisfaction_by_type": {kind: float(np.mean(met)) for kind, met in sorted(met_by_type.items())},
                 "perplexity": perplexity(model, tokenizer, general) if general else float("nan"),
                 "response_words": float(np.mean([len(t.split()) for t in texts])),
             }
@@ -157,6 +162,7 @@ def write_plots(out: Path, histories: dict[str, list[dict]]) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = []
     for key, title in (("reward_mean", "mean RM score"), ("kl", "KL to SFT (nats / sequence)"),
@@ -167,7 +173,9 @@ def write_plots(out: Path, histories: dict[str, list[dict]]) -> list[str]:
             if points:
                 ax.plot(*zip(*points), marker="o", label=run)
         ax.set_xlabel("PPO step")
-        ax.set_title(title)
+        ax.set_ylabel(title)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(f"{title} over PPO steps")
         if key == "win_rate":
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
         ax.legend()
@@ -203,6 +211,12 @@ def render_report(report: dict, plots: list[str]) -> str:
         lines.append(f"| {name} | {r['win_rate']:.1%} [{r['win_rate_low']:.1%}, {r['win_rate_high']:.1%}] | {r['ties']} | "
                      f"{_percent(r['constraint_satisfaction'])} | {_percent(r['all_constraints_met'])} | "
                      f"{r['reward_mean']:.3f} | {r['kl_to_sft']:.3f} | {r['perplexity']:.2f} |")
+    types = sorted({kind for r in report["policies"].values() for kind in r["satisfaction_by_type"]})
+    if types:
+        lines += ["", "Constraint satisfaction by type (share of the held-out constraints of that type met):", "",
+                  "| policy | " + " | ".join(types) + " |", "|---" * (len(types) + 1) + "|"]
+        lines += [f"| {name} | " + " | ".join(_percent(r["satisfaction_by_type"].get(kind)) for kind in types) + " |"
+                  for name, r in report["policies"].items()]
     lines += ["", f"Reward model held-out accuracy: {_percent(acc)}",
               "", *[f"![{p}]({p})" for p in plots], "", "## Examples", ""]
     for example in report["examples"]:

@@ -40,9 +40,15 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
         assert f"| {name} |" in report
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["policies"]) == {"SFT", "PPO", "PPO-ptx"}
-    values = list(numbers({k: v for k, v in metrics.items() if k != "examples"}))
+    values = list(numbers({k: v for k, v in metrics.items() if k not in ("examples", "run")}))
     assert values and all(math.isfinite(v) for v in values), metrics
     assert metrics["policies"]["SFT"]["win_rate"] == 0.5
+    # The demo's prompts have constraints: the labeler judged, and each constraint type is reported.
+    assert metrics["run"]["judge"] == "simulated labeler" and "Constraint satisfaction by type" in report
+    by_type = metrics["policies"]["PPO"]["satisfaction_by_type"]
+    assert by_type and set(by_type) <= {"max_words", "min_words", "bullet_count", "sentence_count", "lowercase",
+                                        "uppercase", "include_word", "exclude_word", "start_with", "end_with",
+                                        "no_commas"}
     for plot in ("reward_mean.png", "kl.png", "win_rate.png"):
         assert (run_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Each PPO run logged its steps, with the in-training win rate the plot shows.
