@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test protos pipeline chart-schema demo bench image image-cpu clean
+.PHONY: install test protos pipeline chart-schema demo demo-seeds bench image image-cpu clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ chart-schema: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/rlhf run
+
+# The demo with 3 seeds, and runs/<id>-seeds.md: every number of the report with its mean and spread.
+demo-seeds: $(STAMP)
+	$(VENV)/bin/rlhf run --seeds 0 1 2
 
 bench: $(STAMP)
 	$(PY) bench/services.py

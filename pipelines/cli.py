@@ -149,6 +149,11 @@ def _run(args: argparse.Namespace) -> None:
     if args.run_id:
         config.run.run_id = args.run_id
     config.run.data.update(parse_sources(args.data))
+    if args.seeds:
+        from pipelines.seeds import run_seeds
+
+        run_seeds(config, args.seeds, preset=args.preset or "")
+        return
     run_local(config, preset=args.preset or "")
 
 
@@ -288,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "--data comparisons/train=pairs.jsonl (repeatable)")
     run.add_argument("--preset", choices=sorted(PRESETS),
                      help="tiny: the whole loop on random 2-layer models in about a minute, to try your data first")
+    run.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                     help="run the loop once per seed (every stage's seed) and write runs/<id>-seeds.md: every "
+                          "number of the report with its mean and spread")
     run.add_argument("--run-id", help="name of the run directory under runs/")
     _add_config_args(run)
     run.set_defaults(run=_run)

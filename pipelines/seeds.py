@@ -1,0 +1,65 @@
+"""`rlhf run --seeds 0 1 2` (`make demo-seeds`): the whole loop once per seed, and a table of every
+number of the report with its mean and spread across seeds, so a reader can tell a result from
+the noise of one run."""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import time
+from pathlib import Path
+
+from rlhf.config import Config
+
+POLICY_NUMBERS = ("win_rate", "ties", "constraint_satisfaction", "all_constraints_met", "reward_mean", "kl_to_sft",
+                  "perplexity")
+
+
+def report_numbers(metrics: dict) -> dict[str, float]:
+    """The report's numbers as flat names (`PPO win_rate`, `SFT satisfaction lowercase`, ...)."""
+    numbers = {}
+    for policy, values in metrics["policies"].items():
+        numbers.update({f"{policy} {name}": values[name] for name in POLICY_NUMBERS if values.get(name) is not None})
+        numbers.update({f"{policy} satisfaction {kind}": share
+                        for kind, share in values.get("satisfaction_by_type", {}).items()})
+    if metrics.get("rm_heldout_accuracy") is not None:
+        numbers["RM heldout_accuracy"] = metrics["rm_heldout_accuracy"]
+    return numbers
+
+
+def seeds_table(runs: dict[int, dict]) -> str:
+    """Markdown: one row per number, one column per seed, then the mean and the sample standard
+    deviation (n - 1) across seeds; a number missing from a run is left out of its mean."""
+    per_seed = {seed: report_numbers(metrics) for seed, metrics in runs.items()}
+    names = list(dict.fromkeys(name for numbers in per_seed.values() for name in numbers))
+    lines = ["| number | " + " | ".join(f"seed {seed}" for seed in runs) + " | mean | std |",
+             "|---" * (len(runs) + 3) + "|"]
+    for name in names:
+        values = [per_seed[seed].get(name) for seed in runs]
+        present = [v for v in values if v is not None]
+        spread = statistics.stdev(present) if len(present) > 1 else float("nan")
+        cells = ["" if v is None else f"{v:.4g}" for v in values]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {statistics.fmean(present):.4g} | {spread:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_seeds(config: Config, seeds: list[int], preset: str = "") -> Path:
+    """Runs the loop for each seed (every stage's seed set to it) as runs/<id>-seed<N>/, then writes
+    runs/<id>-seeds.md and .json. Returns the table's path."""
+    from pipelines.local import run_local
+
+    base_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
+    runs = {}
+    for seed in seeds:
+        seeded = copy.deepcopy(config)
+        seeded.run.run_id = f"{base_id}-seed{seed}"
+        for stage in (seeded.sft, seeded.label, seeded.rm, seeded.ppo, seeded.eval):
+            stage.seed = seed
+        run_dir = run_local(seeded, preset)
+        runs[seed] = json.loads((run_dir / "metrics.json").read_text())
+    out = Path(config.run.runs_dir) / f"{base_id}-seeds.md"
+    out.write_text(f"# {len(seeds)} seeds of run {base_id}\n\n" + seeds_table(runs))
+    out.with_suffix(".json").write_text(json.dumps({seed: report_numbers(m) for seed, m in runs.items()}, indent=2))
+    print(f"seeds: wrote {out}", flush=True)
+    return out

@@ -1,0 +1,26 @@
+"""`rlhf run --seeds`: the table of every report number across seeds, with mean and spread."""
+
+from __future__ import annotations
+
+import statistics
+
+from pipelines.seeds import report_numbers, seeds_table
+
+
+def metrics(win: float, sat: float | None, accuracy: float) -> dict:
+    policy = {"win_rate": win, "ties": 2, "constraint_satisfaction": sat, "all_constraints_met": sat,
+              "reward_mean": 0.1, "kl_to_sft": 1.5, "perplexity": 30.0,
+              "satisfaction_by_type": {"lowercase": sat} if sat is not None else {}}
+    return {"policies": {"PPO": policy}, "rm_heldout_accuracy": accuracy}
+
+
+def test_every_number_gets_its_mean_and_sample_spread():
+    table = seeds_table({0: metrics(0.6, 0.5, 0.7), 1: metrics(0.7, 0.6, 0.75), 2: metrics(0.8, None, 0.8)})
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()[2:]}
+    assert set(rows) == set(report_numbers(metrics(0.6, 0.5, 0.7)))
+    win = rows["PPO win_rate"].split(" | ")
+    assert win[1:4] == ["0.6", "0.7", "0.8"] and win[4] == "0.7" and win[5].rstrip(" |") == f"{statistics.stdev([0.6, 0.7, 0.8]):.3g}"
+    # A number one run lacks (no constraints there) is left out of its mean, not counted as 0.
+    sat = rows["PPO satisfaction lowercase"].split(" | ")
+    assert sat[3] == "" and sat[4] == "0.55"
+    assert rows["RM heldout_accuracy"].split(" | ")[4] == "0.75"
