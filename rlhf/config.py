@@ -47,6 +47,17 @@ class ServiceConfig:
     torch_threads: int = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
     services that run at the same time share the cores: give them fewer each."""
+    max_text_chars: int = 100_000
+    """Longest text (prompt, completion) a request may carry, checked before any tokenizing."""
+    max_items: int = 1024
+    """Most items one call may carry (prompts x n, (prompt, completion) pairs, sequences, sampled
+    records), checked before any tokenizing."""
+    tokens_file: str = ""
+    """Bearer tokens, one per line (a mounted Secret, re-read when it changes); "" turns auth off."""
+    tls_cert_file: str = ""
+    """PEM certificate chain; with `tls_key_file` the service serves TLS only."""
+    tls_key_file: str = ""
+    """PEM private key of `tls_cert_file`."""
 
 
 @dataclass
@@ -73,6 +84,33 @@ class ServicesConfig:
     reward_scoring: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50052))
     reference_kl: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50053))
     data_store: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50054))
+
+
+# ---- client settings (issue 12): how the trainer and the stages call the services ----------------
+@dataclass
+class ClientConfig:
+    """Deadlines and retries of every client call (rlhf/clients). A call gets a deadline per attempt
+    sized to its work, and is retried (UNAVAILABLE, and DEADLINE_EXCEEDED when it is idempotent)
+    with capped exponential backoff until `retry_budget_s` have passed since its first failure:
+    long enough for a restarted pod to load its model, short enough that a dead or frozen service
+    ends the run with an error naming it."""
+
+    attempt_timeout_s: float = 30.0
+    """Deadline of one attempt of a call with little work (GetInfo, SampleRecords, small objects):
+    a frozen service is detected after it."""
+    generate_s_per_token: float = 0.05
+    """Added to a Generate attempt's deadline per token it asks for (prompts x n x max_new_tokens)."""
+    score_s_per_sequence: float = 0.1
+    """Added to a Score or LogProbs attempt's deadline per sequence."""
+    transfer_bytes_per_s: float = 8 * 2**20
+    """Slowest expected transfer: an object or weight push of B bytes adds B / this to its attempt."""
+    retry_budget_s: float = 120.0
+    """How long after a call's first failure it keeps retrying (a pod restart: about a minute)."""
+    backoff_s: float = 0.5
+    """First wait between attempts; doubled each retry (with jitter) up to `max_backoff_s`."""
+    max_backoff_s: float = 8.0
+    """Longest wait between attempts."""
+# ---- end of client settings ---------------------------------------------------------------------
 
 
 @dataclass
@@ -117,6 +155,12 @@ class RewardServingConfig:
     """Most pairs waiting for a batch; beyond it requests fail fast (RESOURCE_EXHAUSTED / 429)."""
     max_message_mb: int = 64
     """Largest gRPC message accepted or sent, in MiB."""
+    max_body_mb: int = 16
+    """Largest REST request body, in MiB: a larger one is refused (413) before it is read."""
+    max_text_chars: int = 100_000
+    """Longest prompt or completion, checked before any tokenizing."""
+    max_items: int = 1024
+    """Most (prompt, completion) pairs in one request, checked before any tokenizing."""
     grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight requests may run before they are cancelled."""
     torch_threads: int = 0
@@ -348,6 +392,7 @@ class Config:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    clients: ClientConfig = field(default_factory=ClientConfig)
 
 
 def service_address(config: Config, name: str) -> str:
