@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlhf.atomic import write_file
 from rlhf.config import Config, service_address
 from rlhf.data.records import RecordSets
 
@@ -53,6 +54,16 @@ class MetricsLog:
         self.stage = stage
         self.registry = registry
         self._gauges: dict[str, Any] = {}
+
+    def drop_after(self, step: int) -> None:
+        """Keeps only the rows of steps up to `step`: a run resumed from its checkpoint at `step`
+        writes the later ones again (and a fresh run, at step 0, starts an empty log)."""
+        if not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        data = "".join(line + "\n" for line in kept).encode()
+        write_file(self.path, lambda f: f.write(data))
 
     def write(self, **metrics: Any) -> None:
         record = {"stage": self.stage, "time": time.time(), **metrics}
@@ -97,7 +108,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
 def data_store(config: Config):
     from rlhf.clients.data_store import DataStoreClient
 
-    return DataStoreClient(service_address(config, "data_store"))
+    return DataStoreClient(service_address(config, "data_store"), config.clients)
 
 
 def all_records(store, record_set: str) -> list[dict]:
