@@ -6,8 +6,9 @@ live in a sidecar `.meta/<key>.json` that also records the file's inode, size an
 trusts the sidecar only when those match the file it opened, and rehashes otherwise (a file
 copied in by hand, two writers racing on one key, a crash between the sidecar and the replace),
 so a stale sidecar is never believed. A sidecar also keeps the record of the file it replaces: a
-reader that opened the old file just before a replace still finds its sha256 and metadata there
-(with only the newest record, it saw the object without its metadata).
+reader that opened the old file just before a replace still finds its sha256 and metadata there,
+and one overtaken by several replaces opens the new file (with only the newest record, readers saw
+the object without its metadata).
 
 Temp files are named `.tmp-<pid>-...`; `clean_temp_files` (the data-store runs it at start) removes
 those of writers that are gone, such as a Put killed mid-stream.
@@ -32,6 +33,7 @@ META_DIR = ".meta"
 _NOT_A_FILE = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 _WRITER_TEMP = re.compile(r"\.tmp-(\d+)-")
 _ANY_TEMP = re.compile(r"^\..*\.tmp-|^\.tmp-")  # ours, and rlhf.atomic's sidecar temps
+_REOPENS = 5  # a reader overtaken this often by writers of one key falls back to hashing
 STALE_TEMP_SECONDS = 3600
 """A temp file that names no writer process (a sidecar's) is stale once this old."""
 
@@ -98,9 +100,8 @@ class FileStore(ObjectStore):
                     continue
         return removed
 
-    def _info(self, key: str, f: BinaryIO, st: os.stat_result) -> ObjectInfo:
-        """The sidecar's record of this very file (the current one, or the one it replaced), else
-        a fresh hash of the open file."""
+    def _recorded(self, key: str, st: os.stat_result) -> ObjectInfo | None:
+        """The sidecar's record of this very file (the current one, or the one it replaced)."""
         try:
             meta = json.loads(self._meta_path(key).read_bytes())
             for record in (meta, meta.get("previous") or {}):
@@ -108,11 +109,34 @@ class FileStore(ObjectStore):
                     return ObjectInfo(key, st.st_size, record["sha256"], record.get("metadata", {}))
         except (*_NOT_A_FILE, ValueError, KeyError, AttributeError):
             pass
-        digest = hashlib.sha256()
-        while chunk := f.read(CHUNK_SIZE):
-            digest.update(chunk)
-        f.seek(0)
-        return ObjectInfo(key, st.st_size, digest.hexdigest(), {})
+        return None
+
+    def _open_with_info(self, key: str) -> tuple[BinaryIO, ObjectInfo]:
+        """The object's file, open, and what describes it. A file replaced while we looked (its
+        sidecar already names a later one) is opened again; a file no sidecar describes (copied in
+        by hand, a crash between sidecar and replace) is hashed, its metadata unknown."""
+        for _ in range(_REOPENS):
+            f = self._open(key)
+            st = os.fstat(f.fileno())
+            info = self._recorded(key, st)
+            if info is not None:
+                return f, info
+            try:
+                replaced = os.stat(self._path(key)).st_ino != st.st_ino
+            except _NOT_A_FILE:
+                replaced = False
+            if not replaced:
+                break
+            f.close()
+        try:
+            digest = hashlib.sha256()
+            while chunk := f.read(CHUNK_SIZE):
+                digest.update(chunk)
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        return f, ObjectInfo(key, st.st_size, digest.hexdigest(), {})
 
     def _open(self, key: str) -> BinaryIO:
         try:
@@ -124,12 +148,7 @@ class FileStore(ObjectStore):
         return _FileWriter(self, key, metadata, sha256)
 
     def get(self, key: str, chunk_size: int = CHUNK_SIZE) -> ObjectReader:
-        f = self._open(key)
-        try:
-            info = self._info(key, f, os.fstat(f.fileno()))
-        except BaseException:
-            f.close()
-            raise
+        f, info = self._open_with_info(key)
 
         def chunks() -> Iterator[bytes]:
             while chunk := f.read(chunk_size):
@@ -138,8 +157,9 @@ class FileStore(ObjectStore):
         return ObjectReader(info, chunks(), f.close)
 
     def stat(self, key: str) -> ObjectInfo:
-        with self._open(key) as f:
-            return self._info(key, f, os.fstat(f.fileno()))
+        f, info = self._open_with_info(key)
+        f.close()
+        return info
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         check_prefix(prefix)
