@@ -57,11 +57,18 @@ class MetricsLog:
 
     def drop_after(self, step: int) -> None:
         """Keeps only the rows of steps up to `step`: a run resumed from its checkpoint at `step`
-        writes the later ones again (and a fresh run, at step 0, starts an empty log)."""
+        writes the later ones again (and a fresh run, at step 0, starts an empty log). A line cut
+        short by a killed trainer goes too."""
         if not self.path.exists():
             return
-        kept = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+
+        def row_step(line: str) -> float:
+            try:
+                return json.loads(line).get("step", 0)
+            except ValueError:
+                return float("inf")
+
+        kept = [line for line in self.path.read_text().splitlines() if line.strip() and row_step(line) <= step]
         data = "".join(line + "\n" for line in kept).encode()
         write_file(self.path, lambda f: f.write(data))
 

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import _thread
 import subprocess
 import sys
 import threading
@@ -167,7 +168,10 @@ class Supervisor:
                 self.failure = f"{report}; restarting it failed: {exc}"
         print(self.failure, flush=True)
         self._closing.set()
-        os.kill(os.getpid(), signal.SIGTERM)  # wakes the main thread wherever it waits
+        if self._previous_handler is not None:
+            os.kill(os.getpid(), signal.SIGTERM)  # wakes the main thread wherever it waits
+        else:
+            _thread.interrupt_main()
 
 # Score and LogProbs run at the same time on one machine: one torch thread each, not two on two cores.
 TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}

@@ -278,8 +278,8 @@ class Trainer:
         records = self.my_shard(records)
         prompt_ids = instruction_ids(tok, [r["prompt"] for r in records])
         t0 = time.perf_counter()
-        gen = self.generate_pushed(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
-                                   temperature=cfg.temperature, seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
+        gen = self.generate_pushed(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                   seed=(cfg.seed * 1_000_003 + self.step) * 64 + self.rank)
         completions = [c.tolist() for c in gen.completion_ids]
         texts = gen.texts
         rollouts = Rollouts.build(prompt_ids, completions)
@@ -380,8 +380,9 @@ class Trainer:
     # ---- in-training evaluation (for the win-rate plot) -----------------------------------------
     def sample_heldout(self, heldout: list[dict]) -> list[str]:
         """Rank 0: the served policy's completions of the held-out prompts (fixed seed)."""
-        gen = self.generate_pushed(False, prompt_ids=instruction_ids(self.tokenizer, [r["prompt"] for r in heldout]),
-                                   max_new_tokens=self.cfg.max_new_tokens, temperature=0.7, seed=self.cfg.seed + 7)
+        prompt_ids = instruction_ids(self.tokenizer, [r["prompt"] for r in heldout])
+        gen = self.generate_pushed(everyone=False, prompt_ids=prompt_ids, max_new_tokens=self.cfg.max_new_tokens,
+                                   temperature=0.7, seed=self.cfg.seed + 7)
         return gen.texts
 
     def run(self) -> Path:

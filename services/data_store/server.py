@@ -119,5 +119,6 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     if isinstance(store, FileStore):
         removed = store.clean_temp_files()
         print(f"{SERVICE}: removed {removed} temp files left by writers that are gone", flush=True)
-    return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=DataStoreServicer(store, service_config.max_items),
+    servicer = DataStoreServicer(store, service_config.max_items)
+    return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=servicer,
                    add_to_server=data_store_pb2_grpc.add_DataStoreServicer_to_server)

@@ -44,8 +44,8 @@ from services.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, To
 from services.reward_kserve.model import PINNED_VERSION, RewardDataPlane, RewardKServeModel
 from services.reward_kserve.versions import RewardVersions, StoreVersions, VersionNotFound, check_source
 from services.reward_scoring.server import RewardScoringServicer, load_version, reward_batcher
-from services.runtime import (REGISTRY, Batcher, InvalidArgument, Overloaded, add_health_and_reflection, bind, grpc_server,
-                              set_serving, status_of, stop_requested)
+from services.runtime import (REGISTRY, Batcher, InvalidArgument, Overloaded, add_health_and_reflection, bind,
+                              grpc_server, set_serving, status_of, stop_requested)
 
 SERVICE = "reward-kserve"
 GRPC_SERVICES = ("inference.GRPCInferenceService", "rlhf.v1.RewardScoring")
