@@ -108,7 +108,7 @@ class ClientConfig:
     """How long after a call's first failure it keeps retrying (a pod restart: about a minute)."""
     backoff_s: float = 0.5
     """First wait between attempts; doubled each retry (with jitter) up to `max_backoff_s`."""
-    max_backoff_s: float = 8.0
+    max_backoff_s: float = 4.0
     """Longest wait between attempts."""
 # ---- end of client settings ---------------------------------------------------------------------
 
