@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from rlhf.atomic import write_file
 from rlhf.config import Config, service_address, to_dict
 from rlhf.labelers import SimulatedLabeler
 
@@ -77,6 +78,23 @@ class MetricsLog:
         self.stage = stage
         self.registry = registry
         self._gauges: dict[str, Any] = {}
+
+    def drop_after(self, step: int) -> None:
+        """Keeps only the rows of steps up to `step`: a run resumed from its checkpoint at `step`
+        writes the later ones again (and a fresh run, at step 0, starts an empty log). A line cut
+        short by a killed trainer goes too."""
+        if not self.path.exists():
+            return
+
+        def row_step(line: str) -> float:
+            try:
+                return json.loads(line).get("step", 0)
+            except ValueError:
+                return float("inf")
+
+        kept = [line for line in self.path.read_text().splitlines() if line.strip() and row_step(line) <= step]
+        data = "".join(line + "\n" for line in kept).encode()
+        write_file(self.path, lambda f: f.write(data))
 
     def write(self, **metrics: Any) -> None:
         record = {"stage": self.stage, "time": time.time(), **metrics}
@@ -163,4 +181,4 @@ def read_jsonl(path: str | Path) -> list[dict]:
 def data_store(config: Config):
     from rlhf.clients.data_store import DataStoreClient
 
-    return DataStoreClient(service_address(config, "data_store"))
+    return DataStoreClient(service_address(config, "data_store"), config.clients)

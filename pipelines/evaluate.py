@@ -74,14 +74,15 @@ def evaluate(config: Config) -> dict:
     results: dict[str, dict] = {}
     samples: dict[str, list[str]] = {}
     rewards: dict[str, list[float]] = {}
-    with PolicyInferenceClient(service_address(config, "policy_inference"), timeout=900) as policy_client, \
-            RewardScoringClient(service_address(config, "reward_scoring"), timeout=300) as reward_client, \
-            ReferenceKLClient(service_address(config, "reference_kl"), timeout=300) as reference_client:
+    with PolicyInferenceClient(service_address(config, "policy_inference"), config.clients) as policy_client, \
+            RewardScoringClient(service_address(config, "reward_scoring"), config.clients) as reward_client, \
+            ReferenceKLClient(service_address(config, "reference_kl"), config.clients) as reference_client:
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
             model = load_policy(resolve_model(model_dir)).to(device())  # perplexity runs here
             policy_client.update_weights(model.state_dict())
-            gen = policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
-                                         temperature=cfg.temperature, seed=cfg.seed)
+            gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
+                                                max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                                seed=cfg.seed)
             completions = [c.tolist() for c in gen.completion_ids]
             texts = gen.texts
             scores = reward_client.score([r["prompt"] for r in prompts], texts)

@@ -72,10 +72,11 @@ def label(config: Config) -> dict[str, int]:
         tokenizer = load_tokenizer(sft_dir)
         labeler = SimulatedLabeler(seed=cfg.seed, noise=cfg.noise)
         sizes = {}
-        with PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600) as policy:
+        with PolicyInferenceClient(service_address(config, "policy_inference"), config.clients) as policy:
             # Sample from exactly this SFT model, whatever the service was serving before (a long-lived
             # service may hold the last PPO policy of an earlier run).
-            policy.update_weights(load_policy(sft_dir).state_dict())
+            weights = load_policy(sft_dir).state_dict()
+            policy.update_weights(weights)
             for split, record_set, count in (("train", cfg.prompts, cfg.num_prompts),
                                              ("heldout", cfg.heldout_prompts, cfg.num_heldout)):
                 records = store.read_records(record_set)
@@ -85,9 +86,9 @@ def label(config: Config) -> dict[str, int]:
                 for start in tqdm(range(0, len(chosen), batch), desc=f"label[{split}]", unit="batch"):
                     prompts = [records[i] for i in chosen[start:start + batch]]
                     prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
-                    gen = policy.generate(prompt_ids=prompt_ids, n=cfg.k, max_new_tokens=cfg.max_new_tokens,
-                                          temperature=cfg.temperature,
-                                          seed=derive_seed(cfg.seed, SeedUse.LABEL, split == "heldout", start))
+                    gen = policy.generate_pinned(lambda: weights, prompt_ids=prompt_ids, n=cfg.k,
+                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                                 seed=derive_seed(cfg.seed, SeedUse.LABEL, split == "heldout", start))
                     texts = gen.texts
                     for i, record in enumerate(prompts):
                         comparisons.append(labeler.label(record, texts[i * cfg.k:(i + 1) * cfg.k]))

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import signal
+import _thread
 import subprocess
 import sys
 import threading
@@ -35,21 +36,25 @@ PRESETS: dict[str, list[str]] = {
 
 
 class ServiceProcess:
-    """One service as its own process (`rlhf serve NAME --port 0 ...`), on a port it picks and prints.
+    """One service as its own process (`rlhf serve NAME --port PORT ...`); port 0 (the default) picks
+    a free one, which the service prints.
 
     `target` is host:port and `metrics_url` its /metrics. Output goes to `log_path` when given, else
     it is kept in `output`; a reader thread drains it so the pipe never fills and blocks the server.
     """
 
     def __init__(self, name: str, *args: str, env: dict | None = None, timeout: float = 300,
-                 log_path: Path | None = None):
+                 log_path: Path | None = None, port: int = 0):
         self.name = name
-        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--port", "0", "--metrics-port", "0", *args]
+        self.args, self.env, self.timeout = args, env, timeout
+        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--port", str(port), "--metrics-port", "0", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         self.lines: list[str] = []
         self.log_path = log_path
         self.target = self.metrics_url = ""
+        self.stopping = False
+        """Set by `terminate`: the exit that follows is asked for, not a crash."""
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
@@ -80,8 +85,20 @@ class ServiceProcess:
     def output(self) -> str:
         return "".join(self.lines)
 
+    def crashed(self) -> int | None:
+        """The exit code if the process ended without being asked to; None while it runs."""
+        code = self.proc.poll()
+        return None if code is None or self.stopping else code
+
+    def restarted(self) -> ServiceProcess:
+        """The same service started again on the same port, so its callers find it where it was."""
+        self._reader.join(5)
+        return ServiceProcess(self.name, *self.args, env=self.env, timeout=self.timeout, log_path=self.log_path,
+                              port=self.port)
+
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM (the server drains in-flight calls), SIGKILL after `timeout`; returns the exit code."""
+        self.stopping = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
@@ -92,6 +109,70 @@ class ServiceProcess:
         self._reader.join(5)
         return code
 
+
+class Supervisor:
+    """Keeps the services of `rlhf run` up: one that exits unasked is reported at once (exit code and
+    log) and started again on its port, so the trainer's retries find it there; after
+    `max_restarts` crashes of one service the run is stopped with that report. SIGTERM and SIGINT
+    stop the run, and leaving the `with` block stops every service."""
+
+    def __init__(self, max_restarts: int = 5, poll_s: float = 0.5):
+        self.services: dict[str, ServiceProcess] = {}
+        self.max_restarts = max_restarts
+        self.poll_s = poll_s
+        self.restarts: dict[str, int] = {}
+        self.failure = ""
+        self._closing = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="rlhf-run-supervisor", daemon=True)
+        self._previous_handler = None
+
+    def __getitem__(self, section: str) -> ServiceProcess:
+        return self.services[section]
+
+    def __enter__(self) -> Supervisor:
+        if threading.current_thread() is threading.main_thread():
+            # SIGTERM would end the process without unwinding, leaving the services running.
+            self._previous_handler = signal.signal(signal.SIGTERM, self._stop)
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._closing.set()
+        self._watcher.join()
+        for service in self.services.values():
+            service.terminate()
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+
+    def _stop(self, signum: int, frame) -> None:
+        raise SystemExit(self.failure or f"run: stopped by {signal.Signals(signum).name}")
+
+    def _watch(self) -> None:
+        while not self._closing.wait(self.poll_s):
+            for section, service in list(self.services.items()):
+                code = service.crashed()
+                if code is not None and not self._closing.is_set():
+                    self._restart(section, service, code)
+
+    def _restart(self, section: str, service: ServiceProcess, code: int) -> None:
+        count = self.restarts[section] = self.restarts.get(section, 0) + 1
+        report = f"run: {service.name} exited with code {code} (log {service.log_path})"
+        if count > self.max_restarts:
+            self.failure = f"{report}; it crashed {count} times, giving up"
+        else:
+            print(f"{report}; restarting it on port {service.port} ({count}/{self.max_restarts})", flush=True)
+            try:
+                self.services[section] = service.restarted()
+                print(f"run: {service.name} is back on {self.services[section].target}", flush=True)
+                return
+            except RuntimeError as exc:
+                self.failure = f"{report}; restarting it failed: {exc}"
+        print(self.failure, flush=True)
+        self._closing.set()
+        if self._previous_handler is not None:
+            os.kill(os.getpid(), signal.SIGTERM)  # wakes the main thread wherever it waits
+        else:
+            _thread.interrupt_main()
 
 # Score and LogProbs run at the same time on one machine: one torch thread each, not two on two cores.
 TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}
@@ -192,7 +273,7 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
     (run_dir / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     print(f"run: {run_dir} (config {config_hash(config)}, base model {config.sft.base_model})", flush=True)
     resolve_model(config.sft.base_model)  # convert the bundled model once, before any clock starts
-    services: dict[str, ServiceProcess] = {}
+    services = Supervisor()
     timings: dict[str, float] = {}
 
     def stage(name: str, fn, *args):
@@ -204,12 +285,13 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
 
     def serve(section: str, *args: str) -> None:
         log_path = run_dir / "logs" / f"{section.replace('_', '-')}.log"
-        services[section] = start_service(section, *args, log_path=log_path, timeout=config.run.service_start_timeout)
+        services.services[section] = start_service(section, *args, log_path=log_path,
+                                                   timeout=config.run.service_start_timeout)
         getattr(config.services, section).host = "127.0.0.1"
         getattr(config.services, section).port = services[section].port
         print(f"run: {services[section].name} on {services[section].target} (log {log_path})", flush=True)
 
-    try:
+    with services:
         serve("data_store", "--store", config.store.uri)
         with data_store(config) as store:
             import_data(store, config.run.data)
@@ -225,9 +307,6 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
                 config.ppo, run_name=run_name, ptx_coef=ptx_coef, output_dir=str(run_dir / "models" / run_name)))
             stage(run_name, train_ppo, ppo_config)
         stage("eval", evaluate, config)
-    finally:
-        for service in services.values():
-            service.terminate()
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"run: done in {sum(timings.values()):.0f}s; report at {run_dir / 'report.md'}", flush=True)
     return run_dir

@@ -31,7 +31,7 @@ from pipelines.common import (MetricsLog, SeedUse, data_store, derive_seed, judg
 from rlhf import parallel
 from rlhf.algos import ppo as algo
 from rlhf.clients.base import ServiceError
-from rlhf.clients.policy_inference import PolicyInferenceClient
+from rlhf.clients.policy_inference import Generation, PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
@@ -39,6 +39,10 @@ from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
 from rlhf.models import load_policy, load_reward_model, load_tokenizer, token_scores, tokenizer_fingerprint
 from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
+
+
+REPUSHES = 2
+"""Times a step re-pushes the policy and samples again when policy-inference answers another version."""
 
 
 @dataclass
@@ -146,9 +150,10 @@ class Trainer:
         self.kl_ctl = (algo.AdaptiveKLController(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl
                        else algo.FixedKLController(cfg.kl_coef))
         self.store = data_store(config)
-        self.policy_client = PolicyInferenceClient(service_address(config, "policy_inference"), timeout=600)
-        self.reward_client = RewardScoringClient(service_address(config, "reward_scoring"), timeout=300)
-        self.reference_client = ReferenceKLClient(service_address(config, "reference_kl"), timeout=300)
+        self.policy_client = PolicyInferenceClient(service_address(config, "policy_inference"), config.clients)
+        self.reward_client = RewardScoringClient(service_address(config, "reward_scoring"), config.clients)
+        self.reference_client = ReferenceKLClient(service_address(config, "reference_kl"), config.clients)
+        self.version = 0  # the policy version this trainer pushed last (every rank knows it)
         self.step = 0
         self.cursor = 0
         self.ptx_cursor = 0
@@ -176,7 +181,8 @@ class Trainer:
     def push_weights(self) -> int:
         """Every rank gathers the policy one weight at a time; rank 0 writes each into a safetensors
         file as it comes and streams the file to policy-inference, so no rank holds the whole model
-        (sharded) or a second copy of it (bytes). Everyone waits so the next rollout uses it."""
+        (sharded) or a second copy of it (bytes). Every rank gets the version it installed (a
+        broadcast), so the next rollout uses it and every rank can check it."""
         version = 0
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "policy.safetensors" if self.rank == 0 else None
@@ -184,7 +190,10 @@ class Trainer:
             if self.rank == 0:
                 version = self.policy_client.update_weights(path)
         if self.world > 1:
-            dist.barrier()
+            shared = torch.tensor([version], dtype=torch.int64)
+            dist.broadcast(shared, 0)
+            version = int(shared.item())
+        self.version = version
         return version
 
     # ---- checkpoints ----------------------------------------------------------------------------
@@ -257,15 +266,36 @@ class Trainer:
         per = len(records) // self.world
         return records[self.rank * per:(self.rank + 1) * per]
 
+    def generate_pushed(self, everyone: bool = True, **kwargs) -> Generation:
+        """`Generate(**kwargs)` from exactly the weights this trainer pushed last. A policy-inference
+        that restarted serves its initial weights (version 0), one another caller pushed to serves
+        theirs: the step would train on samples of other weights. So the answer's version is checked
+        (on every rank, agreed by all_reduce when `everyone` calls), and on a mismatch rank 0 pushes
+        the current policy again and the prompts are sampled again."""
+        for attempt in range(REPUSHES + 1):
+            gen = self.policy_client.generate(**kwargs)
+            stale = torch.tensor([float(gen.policy_version != self.version)])
+            if everyone and self.world > 1:
+                dist.all_reduce(stale, op=dist.ReduceOp.MAX)
+            if not stale.item():
+                return gen
+            if attempt == REPUSHES or not (everyone or self.world == 1):
+                break  # a push gathers the policy on every rank: a rank-0-only call cannot make one
+            print(f"ppo: policy-inference answered from weights version {gen.policy_version}, not {self.version} "
+                  f"(restarted, or another caller pushed); pushing the policy again and resampling step "
+                  f"{self.step + 1}", flush=True)
+            self.push_weights()
+        raise RuntimeError(f"ppo: policy-inference answered from weights version {gen.policy_version}, not the "
+                           f"pushed {self.version}, {REPUSHES + 1} times in a row; is another trainer pushing to it?")
+
     def rollout(self) -> dict:
         cfg, tok = self.cfg, self.tokenizer
         records, self.cursor = self.store.sample_records(cfg.prompts, cfg.prompts_per_step, cfg.seed, self.cursor)
         records = self.my_shard(records)
         prompt_ids = instruction_ids(tok, [r["prompt"] for r in records])
         t0 = time.perf_counter()
-        gen = self.policy_client.generate(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens,
-                                          temperature=cfg.temperature,
-                                          seed=derive_seed(cfg.seed, SeedUse.ROLLOUT, self.step, self.rank))
+        gen = self.generate_pushed(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
+                                   seed=derive_seed(cfg.seed, SeedUse.ROLLOUT, self.step, self.rank))
         completions = [c.tolist() for c in gen.completion_ids]
         texts = gen.texts
         rollouts = Rollouts.build(prompt_ids, completions)
@@ -377,9 +407,9 @@ class Trainer:
     # ---- in-training evaluation (for the win-rate plot) -----------------------------------------
     def sample_heldout(self, heldout: list[dict]) -> list[str]:
         """Rank 0: the served policy's completions of the held-out prompts (fixed seed)."""
-        gen = self.policy_client.generate(prompt_ids=instruction_ids(self.tokenizer, [r["prompt"] for r in heldout]),
-                                          max_new_tokens=self.cfg.max_new_tokens, temperature=0.7,
-                                          seed=self.cfg.seed + 7)
+        prompt_ids = instruction_ids(self.tokenizer, [r["prompt"] for r in heldout])
+        gen = self.generate_pushed(everyone=False, prompt_ids=prompt_ids, max_new_tokens=self.cfg.max_new_tokens,
+                                   temperature=0.7, seed=self.cfg.seed + 7)
         return gen.texts
 
     def heldout_win_rate(self, heldout: list[dict]) -> float:
@@ -398,6 +428,8 @@ class Trainer:
         self.check_tokenizers()
         if not (cfg.resume and self.load_checkpoint()):
             self.step = 0
+        if self.rank == 0:
+            self.log.drop_after(self.step)
         self.push_weights()  # the service serves exactly the trainer's policy from here on
         heldout = []
         if self.rank == 0 and cfg.eval_every > 0:

@@ -80,6 +80,17 @@ class ServiceConfig:
     torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
     services that run at the same time share the cores: give them fewer each."""
+    max_text_chars: PositiveInt = 100_000
+    """Longest text (prompt, completion) a request may carry, checked before any tokenizing."""
+    max_items: PositiveInt = 1024
+    """Most items one call may carry (prompts x n, (prompt, completion) pairs, sequences, sampled
+    records), checked before any tokenizing."""
+    tokens_file: str = ""
+    """Bearer tokens, one per line (a mounted Secret, re-read when it changes); "" turns auth off."""
+    tls_cert_file: str = ""
+    """PEM certificate chain; with `tls_key_file` the service serves TLS only."""
+    tls_key_file: str = ""
+    """PEM private key of `tls_cert_file`."""
 
 
 @dataclass
@@ -106,6 +117,31 @@ class ServicesConfig:
     reward_scoring: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50052))
     reference_kl: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50053))
     data_store: ServiceConfig = field(default_factory=lambda: ServiceConfig(port=50054))
+
+
+@dataclass
+class ClientConfig:
+    """Deadlines and retries of every client call (rlhf/clients). A call gets a deadline per attempt
+    sized to its work, and is retried (UNAVAILABLE, and DEADLINE_EXCEEDED when it is idempotent)
+    with capped exponential backoff until `retry_budget_s` have passed since its first failure:
+    long enough for a restarted pod to load its model, short enough that a dead or frozen service
+    ends the run with an error naming it."""
+
+    attempt_timeout_s: PositiveFloat = 30.0
+    """Deadline of one attempt of a call with little work (GetInfo, SampleRecords, small objects):
+    a frozen service is detected after it."""
+    generate_s_per_token: NonNegativeFloat = 0.05
+    """Added to a Generate attempt's deadline per token it asks for (prompts x n x max_new_tokens)."""
+    score_s_per_sequence: NonNegativeFloat = 0.1
+    """Added to a Score or LogProbs attempt's deadline per sequence."""
+    transfer_bytes_per_s: PositiveFloat = 8 * 2**20
+    """Slowest expected transfer: an object or weight push of B bytes adds B / this to its attempt."""
+    retry_budget_s: PositiveFloat = 120.0
+    """How long after a call's first failure it keeps retrying (a pod restart: about a minute)."""
+    backoff_s: NonNegativeFloat = 0.5
+    """First wait between attempts; doubled each retry (with jitter) up to `max_backoff_s`."""
+    max_backoff_s: PositiveFloat = 4.0
+    """Longest wait between attempts."""
 
 
 @dataclass
@@ -150,6 +186,12 @@ class RewardServingConfig:
     """Most pairs waiting for a batch; beyond it requests fail fast (RESOURCE_EXHAUSTED / 429)."""
     max_message_mb: PositiveInt = 64
     """Largest gRPC message accepted or sent, in MiB."""
+    max_body_mb: PositiveInt = 16
+    """Largest REST request body, in MiB: a larger one is refused (413) before it is read."""
+    max_text_chars: PositiveInt = 100_000
+    """Longest prompt or completion, checked before any tokenizing."""
+    max_items: PositiveInt = 1024
+    """Most (prompt, completion) pairs in one request, checked before any tokenizing."""
     grace_seconds: NonNegativeFloat = 30.0
     """On SIGTERM, how long in-flight requests may run before they are cancelled."""
     torch_threads: NonNegativeInt = 0
@@ -435,6 +477,7 @@ class Config:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    clients: ClientConfig = field(default_factory=ClientConfig)
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -3,9 +3,15 @@ limits, cross-request batching, and a graceful SIGTERM drain.
 
 A service is a thin adapter: it implements its proto servicer over the `rlhf` library and hands
 `serve()` one `Service`. A servicer raises instead of setting status codes: `status_of` maps
-InvalidArgument (and the library's own validation errors: PackingError, StoreError, RecordError) to
-INVALID_ARGUMENT, FailedPrecondition to FAILED_PRECONDITION, Overloaded to RESOURCE_EXHAUSTED and
-FileNotFoundError to NOT_FOUND, with the exception's message as the details.
+InvalidArgument (and the library's own validation errors: PackingError, StoreError, RecordError, and
+a request that is not a valid protobuf message) to INVALID_ARGUMENT, FailedPrecondition to
+FAILED_PRECONDITION, Overloaded to RESOURCE_EXHAUSTED and FileNotFoundError to NOT_FOUND, with the
+exception's message as the details. Anything else is a bug: INTERNAL, whose details name only the
+exception type (its message, which may hold server paths, goes to the log).
+
+Servicers never block the event loop (health checks and other calls share it): tokenizing,
+decoding and model work run on threads (`off_loop`, the Batcher's model thread), and request sizes
+are checked (`check_sizes`) before any of that work starts.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from typing import Any, Callable, Sequence
 
 import grpc
 import prometheus_client as prom
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from rlhf.config import ServiceConfig
+from rlhf.config import ConfigError, ServiceConfig
 from rlhf.data.records import RecordError
 from rlhf.proto.channel import channel_options
 from rlhf.proto.packing import PackingError
@@ -67,6 +74,28 @@ class Service:
     add_to_server: Callable[[Any, grpc.aio.Server], None]
     batcher: Batcher | None = None
     """Its model thread, shut down by `serve()` once the server has drained."""
+
+
+class MalformedRequest(InvalidArgument):
+    """The request bytes are not the method's protobuf message."""
+
+
+async def off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    """Runs CPU work (tokenizing, decoding, hashing) on a worker thread, so health checks and other
+    calls keep being answered while it runs."""
+    return await asyncio.to_thread(fn, *args)
+
+
+def check_sizes(texts: dict[str, Sequence[str]], items: int, max_text_chars: int, max_items: int,
+                items_field: str) -> None:
+    """Refuses, before any tokenizing, a call with more than `max_items` items (`items_field` names
+    them) or a text longer than `max_text_chars` characters (naming the field and index)."""
+    if items > max_items:
+        raise InvalidArgument(f"{items_field}: {items} items in one call, max {max_items}; split the call")
+    for field_name, values in texts.items():
+        for index, text in enumerate(values):
+            if len(text) > max_text_chars:
+                raise InvalidArgument(f"{field_name}[{index}]: {len(text)} characters, max {max_text_chars}")
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
@@ -114,7 +143,8 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
             status = self.status_of(exc)
             if status is None:
                 log.exception("%s.%s failed", self.service, method)
-                status = (grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")
+                status = (grpc.StatusCode.INTERNAL, f"{type(exc).__name__} in {self.service}.{method}; "
+                                                    "the service's log has the details")
             # Before the abort sends the status: a caller may read /metrics as soon as it has it.
             record(status[0])
             await context.abort(*status)
@@ -126,23 +156,35 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or details.method.startswith(("/grpc.health", "/grpc.reflection")):
             return handler
         method = details.method.rsplit("/", 1)[-1]
-        wrap = {"request_deserializer": handler.request_deserializer,
-                "response_serializer": handler.response_serializer}
+        # Requests arrive as bytes and are parsed here, where a DecodeError can be answered
+        # INVALID_ARGUMENT (grpc's own deserializer step answers UNKNOWN).
+        parse = handler.request_deserializer or (lambda raw: raw)
+        wrap = {"request_deserializer": None, "response_serializer": handler.response_serializer}
+
+        def decode(raw: bytes) -> Any:
+            try:
+                return parse(raw)
+            except DecodeError as exc:
+                raise MalformedRequest(f"request: not a valid {method} request message ({exc})") from None
+
+        async def decoded(requests):
+            async for raw in requests:
+                yield decode(raw)
 
         if handler.unary_unary:
             async def unary_unary(request, context):
                 async with self._observed(context, method):
-                    return await handler.unary_unary(request, context)
+                    return await handler.unary_unary(decode(request), context)
             return grpc.unary_unary_rpc_method_handler(unary_unary, **wrap)
         if handler.stream_unary:
             async def stream_unary(requests, context):
                 async with self._observed(context, method):
-                    return await handler.stream_unary(requests, context)
+                    return await handler.stream_unary(decoded(requests), context)
             return grpc.stream_unary_rpc_method_handler(stream_unary, **wrap)
         if handler.unary_stream:
             async def unary_stream(request, context):
                 async with self._observed(context, method):
-                    async for item in handler.unary_stream(request, context):
+                    async for item in handler.unary_stream(decode(request), context):
                         yield item
             return grpc.unary_stream_rpc_method_handler(unary_stream, **wrap)
         return handler
@@ -179,12 +221,18 @@ class Batcher:
         return cls(service, run_batch, max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
                    max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue, cost=cost)
 
+    def check_room(self, count: int) -> None:
+        """Raises Overloaded unless `count` more items fit in the queue now: called before a
+        request's tokenizing too, so an overloaded server refuses in milliseconds."""
+        queued = self._queue.qsize() if self._queue is not None else 0
+        if queued + count > self.max_queue:
+            raise Overloaded(f"{self.service}: {queued} items queued (max_queue={self.max_queue}); retry later")
+
     async def submit(self, items: Sequence) -> list:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.create_task(self._work())
-        if self._queue.qsize() + len(items) > self.max_queue:
-            raise Overloaded(f"{self.service}: {self._queue.qsize()} items queued (max_queue={self.max_queue}); retry later")
+        self.check_room(len(items))
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in items]
         for item, future in zip(items, futures):
@@ -297,13 +345,35 @@ async def stop_requested() -> None:
     await stop.wait()
 
 
+def security(service: str, config: ServiceConfig) -> tuple[list[grpc.aio.ServerInterceptor],
+                                                           grpc.ServerCredentials | None]:
+    """Bearer-token auth when `config.tokens_file` is set (health and reflection stay open for
+    probes) and TLS when `config.tls_cert_file` is; both off on loopback for `rlhf run`."""
+    from services.auth import AuthInterceptor, Authenticator, TokenFile, read_tls
+
+    section = f"services.{service.replace('-', '_')}"
+    interceptors: list[grpc.aio.ServerInterceptor] = []
+    if config.tokens_file:
+        try:
+            tokens = TokenFile(config.tokens_file, field=f"{section}.tokens_file")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        interceptors.append(AuthInterceptor(Authenticator(tokens)))
+    elif config.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"{service}: WARNING: authentication is OFF ({section}.tokens_file is empty) on {config.host}",
+              flush=True)
+    tls = read_tls(config, section)
+    return interceptors, grpc.ssl_server_credentials([(tls[1], tls[0])]) if tls else None
+
+
 async def serve(service: Service, config: ServiceConfig) -> None:
     """Serves until SIGTERM/SIGINT, then drains: new calls are refused, in-flight calls get
     `config.grace_seconds` to finish."""
-    server = grpc_server(service.name, config.max_message_mb)
+    interceptors, credentials = security(service.name, config)
+    server = grpc_server(service.name, config.max_message_mb, interceptors=interceptors)
     service.add_to_server(service.servicer, server)
     health_servicer = add_health_and_reflection(server, [service.full_name])
-    port = bind(server, service.name, config.host, config.port)
+    port = bind(server, service.name, config.host, config.port, credentials)
     await server.start()
     metrics_at = "off"
     if config.metrics_port >= 0:

@@ -82,7 +82,7 @@ class DataStoreClient(BaseClient):
             for chunk in chunks():
                 yield data_store_pb2.ObjectChunk(data=chunk)
 
-        return _info(self._client_stream("Put", messages, timeout))
+        return _info(self._client_stream("Put", messages, timeout, size=header.size))
 
     def _download(self, key: str, sink: Callable[[bytes], None], timeout: float | None) -> ObjectInfo:
         """Streams an object into `sink`; raises DATA_LOSS if the bytes do not match the header."""

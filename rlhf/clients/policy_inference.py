@@ -6,14 +6,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import grpc
 import numpy as np
 import torch
 from safetensors.torch import save
 
-from rlhf.clients.base import BaseClient, ServiceError
+from rlhf.clients.base import BaseClient, ServiceError, log
 from rlhf.models.weights import untied_weights
 from rlhf.proto.packing import pack_tokens, unpack_floats, unpack_tokens
 from rlhf.proto.v1 import policy_inference_pb2 as pb, policy_inference_pb2_grpc
@@ -70,13 +70,40 @@ class PolicyInferenceClient(BaseClient):
         request = pb.GenerateRequest(prompts=list(prompts or []), sampling=sampling)
         if prompt_ids is not None:
             request.prompt_ids.CopyFrom(pack_tokens(prompt_ids))  # present even when empty
-        response = self._unary("Generate", request, timeout)
+        count = len(prompt_ids) if prompt_ids is not None else len(request.prompts)
+        work_s = self.config.generate_s_per_token * count * max(n, 1) * max_new_tokens
+        response = self._unary("Generate", request, timeout, work_s=work_s)
         return Generation(
             prompt_ids=unpack_tokens(response.prompt_ids, "prompt_ids"),
             completion_ids=unpack_tokens(response.completion_ids, "completion_ids"),
             logprobs=unpack_floats(response.logprobs, "logprobs"),
             texts=list(response.texts), finish_reasons=[_FINISH[r] for r in response.finish_reasons],
             policy_version=response.policy_version, n=response.n)
+
+    @property
+    def installed(self) -> int | None:
+        """The version this client's last push installed; None before its first push."""
+        return self._installed
+
+    def generate_pinned(self, weights: Callable[[], Mapping[str, torch.Tensor] | bytes],
+                        dtype: str | torch.dtype | None = None, *, repushes: int = 2, **kwargs) -> Generation:
+        """`generate(**kwargs)` from exactly the weights this client installed last. A service that
+        restarted (it serves its initial weights, version 0) or took another caller's push answers
+        another `policy_version`: then `weights()` is pushed again and the prompts are sampled
+        again, at most `repushes` times, so no caller uses samples of weights it did not push."""
+        for attempt in range(repushes + 1):
+            generation = self.generate(**kwargs)
+            if generation.policy_version == self._installed:
+                return generation
+            if attempt == repushes:
+                break
+            log.warning("%s at %s answered from weights version %d, not %s (restarted, or another caller "
+                        "pushed); pushing ours again and sampling again", self.SERVICE, self.target,
+                        generation.policy_version, self._installed)
+            self.update_weights(weights(), dtype=dtype)
+        raise ServiceError(self.SERVICE, "Generate", self.target, grpc.StatusCode.FAILED_PRECONDITION,
+                           f"answered from weights version {generation.policy_version}, not the version "
+                           f"{self._installed} pushed, {repushes} times in a row")
 
     def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes | os.PathLike, version: int | None = None,
                        dtype: str | torch.dtype | None = None, *, chunk_size: int = 1 << 20,
@@ -119,7 +146,8 @@ class PolicyInferenceClient(BaseClient):
                 for chunk in data():
                     yield pb.WeightChunk(data=chunk)
 
-            self._installed = self._client_stream("UpdateWeights", chunks, timeout, idempotent=False).version
+            self._installed = self._client_stream("UpdateWeights", chunks, timeout, idempotent=False,
+                                                 size=len(payload)).version
             return self._installed
 
         if version is not None:

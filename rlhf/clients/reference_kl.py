@@ -35,7 +35,7 @@ class ReferenceKLClient(BaseClient):
         request = reference_kl_pb2.LogProbsRequest(sequences=pack_tokens(sequences), prompt_lengths=list(prompt_lengths))
         if policy_logprobs is not None:
             request.policy_logprobs.CopyFrom(pack_floats(policy_logprobs))
-        response = self._unary("LogProbs", request, timeout)
+        response = self._unary("LogProbs", request, timeout, work_s=self.config.score_s_per_sequence * len(sequences))
         result = LogProbsResult(logprobs=unpack_floats(response.logprobs, "logprobs"))
         if policy_logprobs is not None:
             result.kl = unpack_floats(response.kl, "kl")

@@ -237,6 +237,8 @@ def parse_jsonl(data: bytes | str, kind: RecordKind | str, source: str = "jsonl"
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RecordError(f"{where}: not valid JSON: {exc.msg} (column {exc.colno})") from None
+        except RecursionError:
+            raise RecordError(f"{where}: nested too deeply to parse") from None
         records.append(validate(record, kind, where))
     return records
 

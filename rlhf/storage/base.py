@@ -14,6 +14,7 @@ from typing import Callable, Iterable, Iterator
 
 CHUNK_SIZE = 1024 * 1024
 MAX_KEY_BYTES = 1024          # the S3 limit
+MAX_SEGMENT_BYTES = 250       # a file name (255 bytes on Linux) less the file store's ".json" sidecar suffix
 MAX_METADATA_BYTES = 2048     # the S3 limit on user metadata (keys + values)
 _METADATA_KEY = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -62,6 +63,9 @@ def check_key(key: str, field_name: str = "key") -> str:
             raise InvalidKey(f"{field_name} {key!r}: '.' and '..' segments are not allowed")
         if segment.startswith("."):
             raise InvalidKey(f"{field_name} {key!r}: segment {segment!r} starts with '.', which the store reserves")
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            raise InvalidKey(f"{field_name} {key[:40]!r}...: a segment (between '/') is longer than "
+                             f"{MAX_SEGMENT_BYTES} bytes")
     return key
 
 

@@ -16,10 +16,14 @@ from rlhf.data.records import RecordSets, dump_jsonl
 from rlhf.proto.packing import pack_record_kind, unpack_record_kind
 from rlhf.proto.v1 import common_pb2, data_store_pb2, data_store_pb2_grpc
 from rlhf.storage import CHUNK_SIZE, ObjectInfo, ObjectStore, S3Settings, StoreError, open_store
+from rlhf.storage.file import FileStore
 from services.runtime import InvalidArgument, Service
 
 SERVICE = "data-store"
 T = TypeVar("T")
+MAX_CURSOR = 2**62
+"""Cursors are positions in a stream of epochs; beyond this one the next cursor would not fit the
+uint64 field it is answered in."""
 
 
 def _info_message(info: ObjectInfo, message: type[T] = data_store_pb2.ObjectInfo) -> T:
@@ -28,8 +32,9 @@ def _info_message(info: ObjectInfo, message: type[T] = data_store_pb2.ObjectInfo
 
 
 class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
-    def __init__(self, store: ObjectStore):
+    def __init__(self, store: ObjectStore, max_items: int = 1024):
         self.store = store
+        self.max_items = max_items
         self.records = RecordSets(store)
         self.info = common_pb2.ModelInfo(service=SERVICE, model_name=store.uri)
 
@@ -82,6 +87,11 @@ class DataStoreServicer(data_store_pb2_grpc.DataStoreServicer):
 
     async def SampleRecords(self, request: data_store_pb2.SampleRecordsRequest,
                             context: grpc.aio.ServicerContext) -> data_store_pb2.SampleRecordsResponse:
+        if request.n > self.max_items:
+            raise InvalidArgument(f"n: {request.n} records in one call, max {self.max_items}")
+        if request.cursor > MAX_CURSOR:
+            raise InvalidArgument(f"cursor: {request.cursor} is beyond {MAX_CURSOR}; pass the next_cursor of "
+                                  "the previous call (0 to start)")
         records, next_cursor, size, kind = await asyncio.to_thread(
             self.records.sample, request.set, request.n, request.seed, request.cursor)
         return data_store_pb2.SampleRecordsResponse(
@@ -115,5 +125,9 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
         store = open_store(uri, S3Settings.from_config(config.store))
     except StoreError as exc:
         raise ConfigError(f"{field}: {exc}") from None
-    return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=DataStoreServicer(store),
+    if isinstance(store, FileStore):
+        removed = store.clean_temp_files()
+        print(f"{SERVICE}: removed {removed} temp files left by writers that are gone", flush=True)
+    servicer = DataStoreServicer(store, service_config.max_items)
+    return Service(name=SERVICE, full_name="rlhf.v1.DataStore", servicer=servicer,
                    add_to_server=data_store_pb2_grpc.add_DataStoreServicer_to_server)

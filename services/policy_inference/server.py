@@ -1,11 +1,16 @@
 """PolicyInference over gRPC: samples completions from the policy being trained and takes its new
 weights from the trainer.
 
-Requests are validated and tokenized on the event loop; every completion (prompt i, sample j) is one
-item for the runtime's Batcher, so samples of concurrent callers share forward passes. Weight swaps
+Requests are size-checked on the event loop, then tokenized and decoded on worker threads (never on
+the loop, which answers health checks); every completion (prompt i, sample j) is one item for the
+runtime's Batcher, so samples of concurrent callers share forward passes. Weight swaps
 run on the model thread between batches, so no batch ever sees half-updated weights. The weights'
 revision (a hash over every weight, about a second for SmolLM2-135M) is not computed at a swap but
 by the first GetInfo of the new version, so a weight push does not stall generation for it.
+
+Weights come by UpdateWeights (streamed) or LoadWeights, which reads only keys of the store the
+service is configured with (`services.policy_inference.store`, else `store.uri`); non-finite weights
+are refused either way.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+import os
 from typing import AsyncIterator
 
 import grpc
@@ -26,10 +32,11 @@ from rlhf.models import load_policy, load_tokenizer, weights_revision
 from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
-from rlhf.storage import read_uri
+from rlhf.storage import ObjectStore, S3Settings, StoreError, open_store
 from rlhf.storage.base import check_sha256
 from services.policy_inference.weights import install_weights, payload_limit, read_weights
-from services.runtime import TOKENS, Batcher, FailedPrecondition, InvalidArgument, Service, model_info
+from services.runtime import (TOKENS, Batcher, FailedPrecondition, InvalidArgument, Service, check_sizes, model_info,
+                              off_loop)
 
 SERVICE = "policy-inference"
 MAX_SAMPLES_PER_PROMPT = 64
@@ -40,8 +47,12 @@ def _item_cost(item: GenerationItem) -> int:
 
 
 class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer):
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig,
+                 store: ObjectStore | None = None):
         self.model = model
+        self.store = store
+        """Where LoadWeights reads from; None refuses LoadWeights."""
+        self.max_text_chars, self.max_items = config.max_text_chars, config.max_items
         self.tokenizer = tokenizer
         self.info = model_info(SERVICE, config.model, model, tokenizer)
         """GetInfo's fields as loaded (version 0); GetInfo answers a copy with the current version and revision."""
@@ -63,19 +74,26 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         TOKENS.labels(SERVICE, "out").inc(sum(len(c.token_ids) for c in completions))
         return [(completion, self.version) for completion in completions]
 
-    def prompt_ids(self, request: pb.GenerateRequest) -> list[np.ndarray]:
+    async def prompt_ids(self, request: pb.GenerateRequest) -> list[np.ndarray]:
         """The prompts' token ids. Text is tokenized without added special tokens: prompts arrive
-        already formatted (chat template included), as the trainer tokenizes them."""
+        already formatted (chat template included), as the trainer tokenizes them. Sizes (prompts x
+        n, characters per prompt) and room in the queue are checked before any tokenizing."""
         has_text, has_ids = len(request.prompts) > 0, request.HasField("prompt_ids")
         if has_text and has_ids:
             raise InvalidArgument("prompts, prompt_ids: give the prompts as text or as token ids, not both")
+        samples = max(request.sampling.n, 1)
         if has_text:
             field = "prompts"
-            prompts = [np.asarray(ids, dtype=np.int64)
-                       for ids in self.tokenizer(list(request.prompts), add_special_tokens=False).input_ids]
+            texts = list(request.prompts)
+            check_sizes({"prompts": texts}, len(texts) * samples, self.max_text_chars, self.max_items,
+                        "prompts x sampling.n")
+            self.batcher.check_room(len(texts) * samples)
+            encoded = await off_loop(lambda: self.tokenizer(texts, add_special_tokens=False).input_ids)
+            prompts = [np.asarray(ids, dtype=np.int64) for ids in encoded]
         elif has_ids:
             field = "prompt_ids"
             prompts = unpack_tokens(request.prompt_ids, "prompt_ids")
+            check_sizes({}, len(prompts) * samples, self.max_text_chars, self.max_items, "prompt_ids x sampling.n")
         else:
             raise InvalidArgument("prompts: no prompts given (set prompts or prompt_ids)")
         if not prompts:
@@ -109,7 +127,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
                               top_p=sampling.top_p if sampling.top_p > 0 else 1.0, top_k=sampling.top_k)
 
     async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
-        prompts = self.prompt_ids(request)
+        prompts = await self.prompt_ids(request)
         params = self.sampling(request.sampling, max(len(ids) for ids in prompts))
         n = request.sampling.n or 1
         seed = request.sampling.seed if request.sampling.HasField("seed") else None
@@ -121,7 +139,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         return pb.GenerateResponse(
             prompt_ids=pack_tokens(prompts), completion_ids=pack_tokens(completion_ids),
             logprobs=pack_floats([c.logprobs for c in completions]),
-            texts=self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True),
+            texts=await off_loop(lambda: self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)),
             finish_reasons=[pb.FINISH_REASON_STOP if c.finish_reason == STOP else pb.FINISH_REASON_LENGTH
                             for c in completions],
             # A request larger than one batch may straddle a weight swap: report the oldest version.
@@ -195,13 +213,19 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
                                    sha_field="header.sha256", payload_field="data")
 
     async def LoadWeights(self, request: pb.LoadWeightsRequest, context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
-        if not request.uri:
-            raise InvalidArgument("uri: required (file://PATH or s3://BUCKET/KEY of a safetensors file)")
+        if self.store is None:
+            raise FailedPrecondition("uri: this service has no store to load weights from (set store.uri)")
+        prefix = self.store.uri.rstrip("/") + "/"
+        if not request.uri.startswith(prefix):
+            raise InvalidArgument(f"uri: must name a safetensors object of the store this service reads, "
+                                  f"{prefix}KEY")
         self._check_version(request.version)
         expected_sha256 = check_sha256(request.sha256, "sha256")
+        key = request.uri[len(prefix):]
         try:
-            payload = await asyncio.to_thread(read_uri, request.uri)
-        except ValueError as exc:  # StoreError: a malformed URI or key
+            # The store checks the key ('..', hidden and empty segments are refused): no way out of it.
+            payload = await asyncio.to_thread(self.store.get_bytes, key)
+        except StoreError as exc:
             raise InvalidArgument(f"uri: {exc}") from None
         if len(payload) > self.max_payload:
             raise InvalidArgument(f"uri: {len(payload)} bytes is more than {self.max_payload} for this model")
@@ -223,7 +247,13 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     if not service_config.model:
         raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
     model = load_policy(service_config.model).to(device())
-    servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
+    uri = service_config.store or config.store.uri
+    try:
+        store = open_store(uri, S3Settings.from_config(config.store))
+    except StoreError as exc:
+        field = "services.policy_inference.store" if service_config.store else "store.uri"
+        raise ConfigError(f"{field}: {exc}") from None
+    servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config, store)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,
                    batcher=servicer.batcher)

@@ -19,7 +19,7 @@ def payload_limit(model: torch.nn.Module) -> int:
 def read_weights(payload: bytes, model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parses `payload` and checks it holds every weight of `model` (each tied group under any of its
     names) with the model's shape and no unknown names. Returns one tensor per group, keyed by the
-    group's first name. Raises ValueError saying what does not fit."""
+    group's first name. Raises ValueError saying what does not fit (non-finite values included)."""
     try:
         tensors = load(payload)
     except Exception as exc:  # safetensors raises its own error types for any malformed input
@@ -39,6 +39,9 @@ def read_weights(payload: bytes, model: torch.nn.Module) -> dict[str, torch.Tens
                 raise ValueError(f"tensor {name!r} has shape {list(theirs.shape)}, the model {list(ours.shape)}")
             if theirs.dtype != ours.dtype and not (theirs.is_floating_point() and ours.is_floating_point()):
                 raise ValueError(f"tensor {name!r} has dtype {theirs.dtype}, the model {ours.dtype}")
+            # A diverged trainer's NaN/Inf weights would sample token 0 with NaN log-probs, answered OK.
+            if theirs.is_floating_point() and not torch.isfinite(theirs).all():
+                raise ValueError(f"tensor {name!r} holds non-finite values (NaN or Inf)")
         chosen[group[0]] = tensors[given[0]]
     return chosen
 

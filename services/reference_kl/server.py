@@ -14,7 +14,7 @@ from rlhf.models import load_policy, load_tokenizer
 from rlhf.models.scoring import completion_logprobs
 from rlhf.proto.packing import pack_floats, unpack_floats, unpack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2, reference_kl_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service, model_info
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, check_sizes, model_info
 
 SERVICE = "reference-kl"
 
@@ -22,10 +22,12 @@ Item = tuple[np.ndarray, int]  # (prompt + completion ids, prompt length)
 
 
 class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
-    """Validates on the event loop; only forward passes go to the model thread."""
+    """Validates on the event loop (token ids need no tokenizing: numpy checks, bounded by
+    `max_items`); only forward passes go to the model thread."""
 
     def __init__(self, model: PreTrainedModel, info: common_pb2.ModelInfo, config: ServiceConfig):
         self.info = info
+        self.max_items = config.max_items
 
         def run_batch(items: list[Item]) -> list[np.ndarray]:
             return completion_logprobs(model, [ids for ids, _ in items], [length for _, length in items])
@@ -38,6 +40,8 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
         sequences = unpack_tokens(request.sequences, "sequences")
         if not sequences:
             raise InvalidArgument("sequences: empty batch; send at least one sequence")
+        check_sizes({}, len(sequences), 0, self.max_items, "sequences")
+        self.batcher.check_room(len(sequences))
         prompt_lengths = list(request.prompt_lengths)
         if len(prompt_lengths) != len(sequences):
             raise InvalidArgument(f"prompt_lengths: {len(prompt_lengths)} values for {len(sequences)} sequences")

@@ -1,8 +1,9 @@
 """The reward model as a `kserve.Model`: Open Inference Protocol v2 inputs `prompt` and
 `completion` (BYTES, one element per pair), output `score` (FP32, one per pair).
 
-It validates and tokenizes through the same `RewardVersion.tokenize` as rlhf.v1.RewardScoring and
-queues into the same Batcher, so both paths give identical scores.
+It checks sizes, validates and tokenizes through the same `admitted_sequences` as
+rlhf.v1.RewardScoring and queues into the same Batcher, so both paths give identical scores and
+refuse the same requests.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from kserve.errors import InferenceError
 from kserve.protocol.dataplane import DataPlane
 
 from services.reward_kserve.versions import RewardVersions
+from services.reward_scoring.server import admitted_sequences
 from services.runtime import TOKENS, Batcher, InvalidArgument
 
 INPUTS = ("prompt", "completion")
@@ -92,10 +94,11 @@ class RewardDataPlane(DataPlane):
 class RewardKServeModel(Model):
     """One OIP model name; its versions are the registry's."""
 
-    def __init__(self, name: str, versions: RewardVersions, batcher: Batcher, service: str):
+    def __init__(self, name: str, versions: RewardVersions, batcher: Batcher, config: Any, service: str):
         super().__init__(name)
         self.versions = versions
         self.batcher = batcher
+        self.config = config
         self.service = service
         self.ready = True
 
@@ -112,7 +115,7 @@ class RewardKServeModel(Model):
                                   "inputs 'prompt' and 'completion'")
         version = self.versions.get(payload.model_version or PINNED_VERSION.get())
         prompts, completions = read_texts(payload, INPUTS[0]), read_texts(payload, INPUTS[1])
-        sequences = version.tokenize(prompts, completions, fields=INPUTS)
+        sequences = await admitted_sequences(version, self.batcher, self.config, prompts, completions, INPUTS)
         TOKENS.labels(self.service, "in").inc(sum(len(ids) for ids in sequences))
         scores = await self.batcher.submit([(version, ids) for ids in sequences])
         # A list (not an array) lets kserve answer plain fp32_contents / JSON unless the caller sent

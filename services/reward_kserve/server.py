@@ -25,10 +25,11 @@ import grpc
 import prometheus_client as prom
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kserve import ModelServer
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
-from kserve.errors import (InvalidInput, ModelNotFound, ModelNotReady, ServerNotLive, ServerNotReady,
+from kserve.errors import (InferenceError, InvalidInput, ModelNotFound, ModelNotReady, ServerNotLive, ServerNotReady,
                            UnsupportedProtocol)
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as oip_pb2
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
@@ -39,12 +40,12 @@ from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
 from rlhf.config import Config, ConfigError, RewardServingConfig
 from rlhf.proto.v1 import reward_scoring_pb2_grpc
-from services.reward_kserve.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, TokenFile
+from services.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, TokenFile, read_tls
 from services.reward_kserve.model import PINNED_VERSION, RewardDataPlane, RewardKServeModel
 from services.reward_kserve.versions import RewardVersions, StoreVersions, VersionNotFound, check_source
 from services.reward_scoring.server import RewardScoringServicer, load_version, reward_batcher
-from services.runtime import (REGISTRY, InvalidArgument, Overloaded, add_health_and_reflection, bind, grpc_server,
-                              set_serving, status_of, stop_requested)
+from services.runtime import (REGISTRY, Batcher, InvalidArgument, Overloaded, add_health_and_reflection, bind,
+                              grpc_server, set_serving, status_of, stop_requested)
 
 SERVICE = "reward-kserve"
 GRPC_SERVICES = ("inference.GRPCInferenceService", "rlhf.v1.RewardScoring")
@@ -131,10 +132,77 @@ async def metrics(request: Request) -> Response:
                     media_type=prom.CONTENT_TYPE_LATEST)
 
 
+MAX_ERROR_CHARS = 300
+"""Error bodies carry at most this much of a message: one that quoted the request (a 1.2 MB body
+drew a 61 MB error) is cut, never echoed."""
+
+
 def _error(status: int, headers: dict[str, str] | None = None):
     async def handler(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse({"error": str(exc)[:MAX_ERROR_CHARS]}, status_code=status, headers=headers)
     return handler
+
+
+async def _invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's own answer lists every failing element with its input; this names the places only."""
+    places = ["/".join(str(part) for part in error["loc"]) + f": {error['msg']}" for error in exc.errors()[:3]]
+    return JSONResponse({"error": "; ".join(places)[:MAX_ERROR_CHARS]}, status_code=400)
+
+
+async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": f"{type(exc).__name__}; the service's log has the details"}, status_code=500)
+
+
+class RestLimits:
+    """ASGI middleware before kserve's app: a POST body over `max_body` bytes is refused 413 before
+    it is read (by its Content-Length, or as soon as a chunked body passes the limit), and while
+    the batch queue is full an inference request is refused 429 before its body is read or parsed,
+    as fast as gRPC refuses it."""
+
+    def __init__(self, app, max_body: int, batcher: Batcher):
+        self.app = app
+        self.max_body = max_body
+        self.batcher = batcher
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        from starlette.datastructures import Headers
+
+        too_large = JSONResponse({"error": f"request body: larger than {self.max_body} bytes"}, status_code=413)
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return await too_large(scope, receive, send)
+        if scope["path"].endswith("/infer"):
+            try:
+                self.batcher.check_room(1)
+            except Overloaded as exc:
+                return await JSONResponse({"error": str(exc)}, status_code=429,
+                                          headers={"Retry-After": "1"})(scope, receive, send)
+        if length is not None:
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:  # chunked: read to the limit, then hand the app what was read
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body:
+                return await too_large(scope, receive, send)
+            more = message.get("more_body", False)
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return body
+
+        await self.app(scope, replay, send)
 
 
 class _Uvicorn(uvicorn.Server):
@@ -188,8 +256,13 @@ class RewardModelServer(ModelServer):
         RESTServer(FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension,
                    self.config.http_port).create_application()
         app.add_exception_handler(InvalidArgument, _error(400))
+        app.add_exception_handler(InvalidInput, _error(400))
+        app.add_exception_handler(InferenceError, _error(500))
+        app.add_exception_handler(RequestValidationError, _invalid_body)
+        app.add_exception_handler(Exception, _internal)
         app.add_exception_handler(Overloaded, _error(429, {"Retry-After": "1"}))
         app.add_exception_handler(VersionNotFound, _error(404))
+        app.add_middleware(RestLimits, max_body=self.config.max_body_mb << 20, batcher=self.scoring.batcher)
         app.add_middleware(RestAuthMiddleware, auth=self.auth)  # added last: outermost, before kserve's
         return app
 
@@ -252,24 +325,6 @@ def build_auth(config: RewardServingConfig) -> Authenticator:
     return Authenticator(tokens, config.rate_limit_per_second, config.rate_limit_burst)
 
 
-def read_tls(config: RewardServingConfig) -> tuple[bytes, bytes] | None:
-    """(certificate chain, private key) PEM bytes, or None for plaintext."""
-    if bool(config.tls_cert_file) != bool(config.tls_key_file):
-        missing = "tls_key_file" if config.tls_cert_file else "tls_cert_file"
-        raise ConfigError(f"reward_serving.{missing}: TLS needs both tls_cert_file and tls_key_file")
-    if not config.tls_cert_file:
-        return None
-    pem = []
-    for field in ("tls_cert_file", "tls_key_file"):
-        path = getattr(config, field)
-        try:
-            with open(path, "rb") as f:
-                pem.append(f.read())
-        except OSError as exc:
-            raise ConfigError(f"reward_serving.{field}: cannot read {path}: {exc.strerror}") from None
-    return pem[0], pem[1]
-
-
 async def serve(config: RewardServingConfig, root: Config) -> None:
     """Loads the model (a directory as version "1", or the newest versions in the store), then
     serves until SIGTERM."""
@@ -277,7 +332,7 @@ async def serve(config: RewardServingConfig, root: Config) -> None:
     if config.keep_versions < 1:
         raise ConfigError(f"reward_serving.keep_versions: {config.keep_versions}; expected >= 1")
     auth = build_auth(config)
-    tls = read_tls(config)
+    tls = read_tls(config, "reward_serving")
     versions = RewardVersions(config.model_name, config.keep_versions)
     store = None
     if config.repository:
@@ -286,6 +341,6 @@ async def serve(config: RewardServingConfig, root: Config) -> None:
     else:
         versions.add(await asyncio.to_thread(load_version, config.model, name="1", service=SERVICE))
     batcher = reward_batcher(SERVICE, config)
-    model = RewardKServeModel(config.model_name, versions, batcher, SERVICE)
-    scoring = RewardScoringServicer(versions.get, batcher, SERVICE)
+    model = RewardKServeModel(config.model_name, versions, batcher, config, SERVICE)
+    scoring = RewardScoringServicer(versions.get, batcher, config, SERVICE)
     await RewardModelServer(config, model, versions, scoring, auth, tls).serve(store)

@@ -20,7 +20,7 @@ from rlhf.device import device
 from rlhf.models import format_prompt, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, score_sequences, tokenize_texts
 from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service, model_info
+from services.runtime import TOKENS, Batcher, InvalidArgument, Service, check_sizes, model_info, off_loop
 
 SERVICE = "reward-scoring"
 
@@ -89,6 +89,18 @@ def score_items(items: list[tuple[RewardVersion, list[int]]]) -> list[float]:
     return scores
 
 
+async def admitted_sequences(version: RewardVersion, batcher: Batcher, config: Any, prompts: Sequence[str],
+                             completions: Sequence[str], fields: tuple[str, str] = ("prompts", "completions")
+                             ) -> list[list[int]]:
+    """`version.tokenize` on a worker thread, after the checks that need no tokenizing (pairs per
+    call, characters per text, room in the queue: `config` has max_items and max_text_chars), so
+    an oversized or overloaded request is refused in milliseconds and health keeps answering."""
+    check_sizes(dict(zip(fields, (prompts, completions))), len(prompts), config.max_text_chars, config.max_items,
+                fields[0])
+    batcher.check_room(len(prompts))
+    return await off_loop(version.tokenize, list(prompts), list(completions), fields)
+
+
 def reward_batcher(service: str, config: Any) -> Batcher:
     """The Batcher of (version, token ids) items; `config` has the batching fields of
     ServiceConfig / RewardServingConfig. A pair costs its token count."""
@@ -96,18 +108,20 @@ def reward_batcher(service: str, config: Any) -> Batcher:
 
 
 class RewardScoringServicer(reward_scoring_pb2_grpc.RewardScoringServicer):
-    """Validates and tokenizes on the event loop; only forward passes go to the model thread.
-    `current()` is the version a new request is admitted to."""
+    """Checks sizes on the event loop, tokenizes on a worker thread, and scores on the model thread.
+    `current()` is the version a new request is admitted to; `config` has the limits (max_items,
+    max_text_chars)."""
 
-    def __init__(self, current: Callable[[], RewardVersion], batcher: Batcher, service: str = SERVICE):
+    def __init__(self, current: Callable[[], RewardVersion], batcher: Batcher, config: Any, service: str = SERVICE):
         self.current = current
         self.batcher = batcher
+        self.config = config
         self.service = service
 
     async def Score(self, request: reward_scoring_pb2.ScoreRequest,
                     context: grpc.aio.ServicerContext) -> reward_scoring_pb2.ScoreResponse:
         version = self.current()
-        sequences = version.tokenize(request.prompts, request.completions)
+        sequences = await admitted_sequences(version, self.batcher, self.config, request.prompts, request.completions)
         TOKENS.labels(self.service, "in").inc(sum(len(ids) for ids in sequences))
         scores = await self.batcher.submit([(version, ids) for ids in sequences])
         return reward_scoring_pb2.ScoreResponse(scores=scores, model_version=version.info.version)
@@ -122,7 +136,7 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     if not service_config.model:
         raise ConfigError("services.reward_scoring.model: no reward model directory given (--model DIR)")
     version = load_version(service_config.model)
-    servicer = RewardScoringServicer(lambda: version, reward_batcher(SERVICE, service_config))
+    servicer = RewardScoringServicer(lambda: version, reward_batcher(SERVICE, service_config), service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.RewardScoring", servicer=servicer,
                    add_to_server=reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server,
                    batcher=servicer.batcher)

@@ -48,9 +48,15 @@ def client(server):
 
 
 @pytest.fixture(scope="module")
-def weights_server(start_service, tiny_models):
+def weights_store(tmp_path_factory):
+    """The store the weights server loads weights from (LoadWeights reads nothing else)."""
+    return tmp_path_factory.mktemp("weights-store")
+
+
+@pytest.fixture(scope="module")
+def weights_server(start_service, tiny_models, weights_store):
     """A server of its own for the tests that push weights, so the others keep the original ones."""
-    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--store", f"file://{weights_store}")
     yield proc
     proc.terminate()
 
@@ -399,17 +405,24 @@ def test_bad_weight_pushes_are_rejected_and_the_old_weights_keep_serving(weights
     np.testing.assert_array_equal(np.concatenate(after.logprobs), np.concatenate(before.logprobs))
 
 
-def test_load_weights_from_a_file_uri(weights_client, policy, tmp_path):
+def test_load_weights_from_the_store_only(weights_client, weights_store, policy, tmp_path):
     new = perturbed(policy, seed=3)
     payload = safetensors_bytes(new.state_dict())
-    path = tmp_path / "policy.safetensors"
+    path = weights_store / "policy.safetensors"
     path.write_bytes(payload)
+    (tmp_path / "outside.safetensors").write_bytes(payload)
     version = weights_client.info().version + 1
     digest = hashlib.sha256(payload).hexdigest()
 
+    store = f"file://{weights_store}"
     for uri, sha, code, field in ((f"file://{path}", "0" * 64, grpc.StatusCode.INVALID_ARGUMENT, "sha256"),
-                                  (f"file://{tmp_path}/absent.safetensors", "", grpc.StatusCode.NOT_FOUND, ""),
-                                  ("", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: required")):
+                                  (f"{store}/absent.safetensors", "", grpc.StatusCode.NOT_FOUND, ""),
+                                  ("", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: must name"),
+                                  ("file:///etc/shadow", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: must name"),
+                                  (f"file://{tmp_path}/outside.safetensors", "", grpc.StatusCode.INVALID_ARGUMENT,
+                                   "uri: must name"),
+                                  (f"{store}/../{tmp_path.name}/outside.safetensors", "",
+                                   grpc.StatusCode.INVALID_ARGUMENT, "'..'")):
         with pytest.raises(ServiceError) as caught:
             weights_client.load_weights(uri, version, sha256=sha)
         assert caught.value.code == code and field in caught.value.details

@@ -83,6 +83,7 @@ def test_two_workers_end_with_identical_weights(stack, tiny_models, tmp_path):
 def test_unreachable_service_fails_clearly_without_a_checkpoint(stack, tiny_models, tmp_path):
     config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "dead", steps=2, run_name="dead")
     config.services.reward_scoring.port = 1  # nothing listens there
+    config.clients.retry_budget_s = 1.0
     with pytest.raises(ServiceError, match=r"reward-scoring\.Score at 127\.0\.0\.1:1 failed: UNAVAILABLE"):
         train_ppo(config)
     with DataStoreClient(f"127.0.0.1:{stack.services.data_store.port}") as store:

@@ -454,7 +454,8 @@ def test_fixed_minio_credentials_are_used_verbatim():
 def test_external_s3_replaces_minio(tmp_path):
     objects = chartlib.render("external_s3")
     config, _ = rendered_config(objects, tmp_path)
-    assert not find(objects, "StatefulSet") and not find(objects, "Secret")
+    assert not find(objects, "StatefulSet")
+    assert [o["metadata"]["name"] for o in find(objects, "Secret")] == ["rlhf-service-auth"]  # no MinIO secret
     assert not find(objects, "NetworkPolicy", "rlhf-minio")
     assert not any("minio" in o["metadata"]["name"] for o in objects)
     assert config.store.endpoint == "s3.example.com:443" and config.store.secure is True

@@ -1,4 +1,4 @@
-"""Bearer tokens and per-token rate limits of reward-kserve (services/reward_kserve/auth.py), on a
+"""Bearer tokens and per-token rate limits (services/auth.py), on a
 fake clock."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 import pytest
 
 from rlhf.auth_tokens import read_tokens
-from services.reward_kserve.auth import Authenticator, TokenBucket, TokenFile, retry_after_header
+from services.auth import Authenticator, TokenBucket, TokenFile, retry_after_header
 
 
 class Clock:

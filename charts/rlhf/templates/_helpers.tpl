@@ -231,6 +231,19 @@ securityContext:
   value: /tmp/.cache/huggingface
 - name: RLHF_CACHE
   value: {{ printf "%s/.cache/rlhf" .Values.workspace.mountPath | quote }}
+{{- if .Values.serviceAuth.enabled }}
+- name: RLHF_SERVICE_TOKEN_FILE
+  value: {{ include "rlhf.serviceTokensFile" . }}
+{{- end }}
+{{- end }}
+
+{{/* The internal services' bearer tokens (serviceAuth), as every pod of the release mounts them. */}}
+{{- define "rlhf.serviceTokensFile" -}}
+/var/run/secrets/rlhf/service-auth/tokens
+{{- end }}
+
+{{- define "rlhf.serviceAuthSecret" -}}
+{{- .Values.serviceAuth.existingSecret | default (printf "%s-service-auth" (include "rlhf.fullname" .)) }}
 {{- end }}
 
 {{- define "rlhf.volumeMounts" -}}
@@ -244,6 +257,26 @@ securityContext:
   mountPath: {{ .Values.workspace.mountPath }}
 - name: tmp
   mountPath: /tmp
+{{- include "rlhf.serviceAuthMount" . }}
+{{- end }}
+
+{{- define "rlhf.serviceAuthMount" -}}
+{{- if .Values.serviceAuth.enabled }}
+- name: service-auth
+  mountPath: {{ dir (include "rlhf.serviceTokensFile" .) }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "rlhf.serviceAuthVolume" -}}
+{{- if .Values.serviceAuth.enabled }}
+- name: service-auth
+  secret:
+    secretName: {{ include "rlhf.serviceAuthSecret" . }}
+    items:
+      - key: tokens
+        path: tokens
+{{- end }}
 {{- end }}
 
 {{- define "rlhf.volumes" -}}
@@ -258,6 +291,7 @@ securityContext:
     claimName: {{ include "rlhf.workspaceClaim" . }}
 - name: tmp
   emptyDir: {}
+{{- include "rlhf.serviceAuthVolume" . }}
 {{- end }}
 
 {{- define "rlhf.workspaceClaim" -}}

@@ -1,5 +1,7 @@
 """Bearer tokens and per-token rate limits, checked the same way on both protocols: a gRPC server
-interceptor (UNAUTHENTICATED / RESOURCE_EXHAUSTED) and an ASGI middleware (401 / 429).
+interceptor (UNAUTHENTICATED / RESOURCE_EXHAUSTED) and an ASGI middleware (401 / 429). reward-kserve
+uses both; the four internal services use the interceptor (`services.runtime.serve`, when their
+`tokens_file` is set).
 
 Health checks, reflection, liveness/readiness and /metrics stay open: probes and Prometheus carry
 no token.
@@ -15,13 +17,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import grpc
 
 from rlhf.auth_tokens import read_tokens
+from rlhf.config import ConfigError
 
-log = logging.getLogger("rlhf.services.reward_kserve")
+log = logging.getLogger("rlhf.services.auth")
 
 OPEN_GRPC_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 OPEN_HTTP_PATHS = frozenset({"/", "/metrics", "/v2/health/live", "/v2/health/ready"})
@@ -33,8 +36,10 @@ class TokenFile:
     changes in place when it is rotated, so the file is re-read when its mtime or size changes
     (looked at no more than once a second)."""
 
-    def __init__(self, path: str | Path, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, path: str | Path, clock: Callable[[], float] = time.monotonic,
+                 field: str = "reward_serving.tokens_file"):
         self.path = Path(path)
+        self.field = field
         self.clock = clock
         self._stamp: tuple[int, int] | None = None
         self._checked = -math.inf
@@ -42,7 +47,7 @@ class TokenFile:
         self._lock = threading.Lock()
         self.tokens()
         if not self._tokens:
-            raise ValueError(f"reward_serving.tokens_file: {self.path} holds no token")
+            raise ValueError(f"{self.field}: {self.path} holds no token")
 
     def tokens(self) -> tuple[bytes, ...]:
         with self._lock:
@@ -53,7 +58,7 @@ class TokenFile:
                     st = os.stat(self.path)
                 except OSError as exc:
                     if self._stamp is None:
-                        raise ValueError(f"reward_serving.tokens_file: cannot read {self.path}: {exc.strerror}") from None
+                        raise ValueError(f"{self.field}: cannot read {self.path}: {exc.strerror}") from None
                     log.error("tokens file %s: %s; keeping the tokens read before", self.path, exc)
                     return self._tokens
                 stamp = (st.st_mtime_ns, st.st_size)
@@ -145,8 +150,7 @@ def retry_after_header(seconds: float) -> str:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Refuses an RPC before its handler runs; health and reflection stay open. Every RPC behind it
-    (OIP, rlhf.v1.RewardScoring) is unary-unary."""
+    """Refuses an RPC before its handler runs; health and reflection stay open."""
 
     def __init__(self, auth: Authenticator):
         self.auth = auth
@@ -162,14 +166,22 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         trailers = (("retry-after", retry_after_header(denial.retry_after)),) if denial.retry_after else ()
 
-        if not handler.unary_unary:
-            return None  # a streaming RPC added later: refused (UNIMPLEMENTED), never let through
-
         async def deny(request, context):
             await context.abort(GRPC_CODES[denial.kind], denial.message, trailing_metadata=trailers)
 
-        return grpc.unary_unary_rpc_method_handler(deny, request_deserializer=handler.request_deserializer,
-                                                   response_serializer=handler.response_serializer)
+        async def deny_stream(request, context):
+            await deny(request, context)
+            yield  # never reached: makes this an async generator, as a response stream must be
+
+        # Refused before any request message is read; never a path to the servicer.
+        wrap = {"request_deserializer": None, "response_serializer": handler.response_serializer}
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(deny, **wrap)
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(deny, **wrap)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(deny_stream, **wrap)
+        return grpc.stream_stream_rpc_method_handler(deny_stream, **wrap)
 
 
 class RestAuthMiddleware:
@@ -196,3 +208,22 @@ class RestAuthMiddleware:
             headers = {"WWW-Authenticate": 'Bearer realm="reward"'}
         response = JSONResponse({"error": denial.message}, status_code=HTTP_STATUS[denial.kind], headers=headers)
         await response(scope, receive, send)
+
+
+def read_tls(config: Any, section: str) -> tuple[bytes, bytes] | None:
+    """(certificate chain, private key) PEM bytes of a config with `tls_cert_file` and
+    `tls_key_file` (config section `section`, for messages), or None for plaintext."""
+    if bool(config.tls_cert_file) != bool(config.tls_key_file):
+        missing = "tls_key_file" if config.tls_cert_file else "tls_cert_file"
+        raise ConfigError(f"{section}.{missing}: TLS needs both tls_cert_file and tls_key_file")
+    if not config.tls_cert_file:
+        return None
+    pem = []
+    for field in ("tls_cert_file", "tls_key_file"):
+        path = getattr(config, field)
+        try:
+            with open(path, "rb") as f:
+                pem.append(f.read())
+        except OSError as exc:
+            raise ConfigError(f"{section}.{field}: cannot read {path}: {exc.strerror}") from None
+    return pem[0], pem[1]
