@@ -9,6 +9,7 @@ single-process gradient. Only rank 0 logs and writes the model.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,7 @@ def train_sft(config: Config) -> Path:
 
     progress = tqdm(batches, desc="sft", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
+        start = time.perf_counter()
         micro = [collate([examples[i] for i in part], tokenizer.pad_token_id)
                  for part in my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "sft.batch_size")]
         # Every completion token of the global batch weighs the same: each micro-batch's NLL sum is
@@ -110,7 +112,8 @@ def train_sft(config: Config) -> Path:
         loss = parallel.all_sum(loss_sum).item() / max(tokens.item(), 1)
         if rank == 0:
             progress.set_postfix(loss=f"{loss:.3f}")
-            log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0])
+            log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0],
+                      tokens=int(sum(len(examples[i][0]) for i in indices)), step_seconds=time.perf_counter() - start)
     parallel.save_pretrained(output, model.eval(), tokenizer, rank)
     if rank == 0:
         publish(output, cfg.output_uri, "sft")
