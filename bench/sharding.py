@@ -9,7 +9,7 @@ before sharding, activations). Memory is the peak above the rank's resident memo
 model was loaded, next to the model state it holds by count (parameters, gradients, AdamW moments:
 16 bytes per parameter held). Target: FSDP2 at most 0.6x DDP per rank.
 
-    python bench/sharding.py [--tiny] [--layers 90] [--steps 3] [--batch 2] [--length 64]
+    python bench/sharding.py [--tiny] [--layers 64] [--steps 3] [--batch 2] [--length 64]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def report(title: str, results: dict[str, list[dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="tiny random Llama (checks the harness in seconds)")
-    parser.add_argument("--layers", type=int, default=90,
+    parser.add_argument("--layers", type=int, default=64,
                         help="decoder layers of the deeper model built from the config (0: skip it)")
     parser.add_argument("--steps", type=int, default=3, help="timed steps (after one untimed)")
     parser.add_argument("--batch", type=int, default=2, help="sequences per rank per step")

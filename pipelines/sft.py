@@ -95,7 +95,7 @@ def train_sft(config: Config) -> Path:
                  for part in my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "sft.batch_size")]
         # Every completion token of the global batch weighs the same: each micro-batch's NLL sum is
         # divided by the global token count (times world, since the gradient reduction averages).
-        tokens = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))
+        targets = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))
         loss_sum = 0.0
         for i, batch in enumerate(micro):
             batch = {key: value.to(here) for key, value in batch.items()}
@@ -103,13 +103,13 @@ def train_sft(config: Config) -> Path:
                 with autocast(cfg.bf16_autocast):
                     logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 nll = sft_loss(logits.float(), batch["input_ids"], batch["loss_mask"]) * batch["loss_mask"][:, 1:].sum()
-                (nll * world / tokens.clamp(min=1).item()).backward()
+                (nll * world / targets.clamp(min=1).item()).backward()
             loss_sum += nll.item()
         grad_norm = parallel.clip_grad_norm(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        loss = parallel.all_sum(loss_sum).item() / max(tokens.item(), 1)
+        loss = parallel.all_sum(loss_sum).item() / max(targets.item(), 1)
         if rank == 0:
             progress.set_postfix(loss=f"{loss:.3f}")
             log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0],

@@ -23,6 +23,8 @@ from torch.distributed.fsdp import CPUOffloadPolicy, FSDPModule, MixedPrecisionP
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from rlhf.atomic import write_dir
+
 STRATEGIES = ("ddp", "fsdp")
 
 
@@ -184,8 +186,6 @@ def write_safetensors(path: Path | None, model: torch.nn.Module, dtype: torch.dt
 def save_pretrained(out: Path, model: torch.nn.Module, tokenizer, rank: int) -> None:
     """Writes a Hugging Face model directory (config, safetensors, tokenizer) from rank 0, the
     weights gathered one at a time (every rank calls it)."""
-    from rlhf.atomic import write_dir
-
     if rank != 0:
         write_safetensors(None, model)
         return
