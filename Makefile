@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) bench/services.py
 	$(PY) bench/ppo_step.py
 	$(PY) bench/reward_service.py
+	$(PY) bench/sharding.py
 
 IMAGE ?= rlhf-stack
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)

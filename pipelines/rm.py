@@ -13,6 +13,7 @@ sharded model needs every rank in every forward); only rank 0 logs and writes.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import torch
@@ -113,6 +114,7 @@ def train_rm(config: Config) -> Path:
 
     progress = tqdm(batches, desc="rm", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
+        start = time.perf_counter()
         micro = my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "rm.prompts_per_batch")
         loss_sum = accuracy_sum = 0.0
         for i, part in enumerate(micro):
@@ -132,7 +134,7 @@ def train_rm(config: Config) -> Path:
         if rank == 0:
             progress.set_postfix(loss=f"{loss:.3f}", acc=f"{accuracy:.2f}")
             log.write(step=step, loss=loss, accuracy=accuracy,
-                      completions=sum(len(groups[i][0]) for i in indices))
+                      completions=sum(len(groups[i][0]) for i in indices), step_seconds=time.perf_counter() - start)
     scorer.eval()
 
     summary = {"train_prompts": len(groups), "steps": len(batches)}

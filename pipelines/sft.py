@@ -9,6 +9,7 @@ single-process gradient. Only rank 0 logs and writes the model.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,11 +94,12 @@ def train_sft(config: Config) -> Path:
 
     progress = tqdm(batches, desc="sft", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
+        start = time.perf_counter()
         micro = [collate([examples[i] for i in part], tokenizer.pad_token_id)
                  for part in my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "sft.batch_size")]
         # Every completion token of the global batch weighs the same: each micro-batch's NLL sum is
         # divided by the global token count (times world, since the gradient reduction averages).
-        tokens = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))
+        targets = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))
         loss_sum = 0.0
         for i, batch in enumerate(micro):
             batch = {key: value.to(here) for key, value in batch.items()}
@@ -105,16 +107,17 @@ def train_sft(config: Config) -> Path:
                 with autocast(cfg.bf16_autocast):
                     logits = module(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 nll = sft_loss(logits.float(), batch["input_ids"], batch["loss_mask"]) * batch["loss_mask"][:, 1:].sum()
-                (nll * world / tokens.clamp(min=1).item()).backward()
+                (nll * world / targets.clamp(min=1).item()).backward()
             loss_sum += nll.item()
         grad_norm = parallel.clip_grad_norm(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        loss = parallel.all_sum(loss_sum).item() / max(tokens.item(), 1)
+        loss = parallel.all_sum(loss_sum).item() / max(targets.item(), 1)
         if rank == 0:
             progress.set_postfix(loss=f"{loss:.3f}")
-            log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0])
+            log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0],
+                      tokens=int(sum(len(examples[i][0]) for i in indices)), step_seconds=time.perf_counter() - start)
     parallel.save_pretrained(output, model.eval(), tokenizer, rank)
     if rank == 0:
         publish(output, cfg.output_uri, "sft")

@@ -47,8 +47,9 @@ def autocast(enabled: bool) -> torch.autocast:
 
 
 def init_distributed() -> tuple[int, int]:
-    """(rank, world size). Under torchrun (WORLD_SIZE > 1) joins the process group: nccl on GPUs,
-    gloo on CPUs; each process binds the GPU of its LOCAL_RANK first, so collectives use it."""
+    """(rank, world size). Under torchrun (WORLD_SIZE > 1) joins the process group: with GPUs,
+    nccl for CUDA tensors and gloo for CPU ones (metrics, loss sums, CPU-offloaded shards), after
+    binding the GPU of this process's LOCAL_RANK; gloo alone on CPUs."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 0, 1
@@ -56,7 +57,7 @@ def init_distributed() -> tuple[int, int]:
         here = device()
         if here.type == "cuda":
             torch.cuda.set_device(here)
-            dist.init_process_group("nccl", device_id=here)
+            dist.init_process_group("cpu:gloo,cuda:nccl")
         else:
             dist.init_process_group("gloo")
     return dist.get_rank(), world

@@ -23,6 +23,8 @@ from torch.distributed.fsdp import CPUOffloadPolicy, FSDPModule, MixedPrecisionP
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from rlhf.atomic import write_dir
+
 STRATEGIES = ("ddp", "fsdp")
 
 
@@ -51,7 +53,8 @@ def wrap(module: torch.nn.Module, model: torch.nn.Module, *, strategy: str, devi
     in one unit); on CUDA with `bf16` it all-gathers bf16 parameters and reduces gradients in fp32
     while the sharded master weights and AdamW state stay fp32. `cpu_offload` keeps the shards,
     their gradients and the optimizer state in host memory (FSDP2 moves each layer to the GPU for
-    its compute). A single process (world 1) trains the model as it is, whatever the strategy."""
+    its compute; on a CPU-only machine it changes nothing). A single process (world 1) trains the
+    model as it is, whatever the strategy."""
     if activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if world == 1 or strategy == "ddp":
@@ -63,7 +66,8 @@ def wrap(module: torch.nn.Module, model: torch.nn.Module, *, strategy: str, devi
     on_gpu = device.type == "cuda"
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if on_gpu and bf16 \
         else MixedPrecisionPolicy()
-    offload = CPUOffloadPolicy() if cpu_offload else OffloadPolicy()
+    # Without a GPU the shards already live in host memory (and pinning needs an accelerator).
+    offload = CPUOffloadPolicy() if cpu_offload and on_gpu else OffloadPolicy()
     # reshard_after_forward everywhere, the root too: after any forward (a no-grad one included)
     # every rank holds only its shards, and state_dict() always sees DTensors.
     for layer in decoder_layers(model):
@@ -184,8 +188,6 @@ def write_safetensors(path: Path | None, model: torch.nn.Module, dtype: torch.dt
 def save_pretrained(out: Path, model: torch.nn.Module, tokenizer, rank: int) -> None:
     """Writes a Hugging Face model directory (config, safetensors, tokenizer) from rank 0, the
     weights gathered one at a time (every rank calls it)."""
-    from rlhf.atomic import write_dir
-
     if rank != 0:
         write_safetensors(None, model)
         return

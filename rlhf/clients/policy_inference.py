@@ -147,7 +147,7 @@ class PolicyInferenceClient(BaseClient):
                     yield pb.WeightChunk(data=chunk)
 
             self._installed = self._client_stream("UpdateWeights", chunks, timeout, idempotent=False,
-                                                 size=len(payload)).version
+                                                 size=total).version
             return self._installed
 
         if version is not None:

@@ -1,4 +1,5 @@
-"""The reward model under torchrun with FSDP2 computes what one process computes on the same global batch."""
+"""The reward model under torchrun with FSDP2 (and DDP) computes what one process computes on the
+same global batch."""
 
 from __future__ import annotations
 
@@ -44,11 +45,16 @@ def test_fsdp_on_two_ranks_follows_the_single_process_run(stack, tiny_models, tm
                                       gradient_accumulation_steps=2), tmp_path)
     assert_sharded(stdout, "rm")
 
-    single, sharded = rows(tmp_path / "single"), rows(tmp_path / "fsdp")
+    # DDP too: gradients of the first micro-batch stay local (no_sync), the last one reduces them.
+    torchrun("rm", rm_config(stack, tiny_models, tmp_path / "ddp", strategy="ddp", gradient_accumulation_steps=2),
+             tmp_path)
+
+    single = rows(tmp_path / "single")
     assert len(single) == 2 and single[0]["loss"] != single[1]["loss"]
-    # fp32 on CPU: only the summation order differs (see tests/distributed/test_sft.py).
-    assert [r["loss"] for r in sharded] == pytest.approx([r["loss"] for r in single], abs=1e-5)
-    assert [r["accuracy"] for r in sharded] == pytest.approx([r["accuracy"] for r in single], abs=1e-6)
+    for distributed in (rows(tmp_path / "fsdp"), rows(tmp_path / "ddp")):
+        # fp32 on CPU: only the summation order differs (see tests/distributed/test_sft.py).
+        assert [r["loss"] for r in distributed] == pytest.approx([r["loss"] for r in single], abs=1e-5)
+        assert [r["accuracy"] for r in distributed] == pytest.approx([r["accuracy"] for r in single], abs=1e-6)
     summaries = [json.loads((tmp_path / f"{name}_summary.json").read_text()) for name in ("single", "fsdp")]
     assert summaries[1]["heldout_accuracy"] == summaries[0]["heldout_accuracy"]
     assert summaries[1]["reward_offset"] == pytest.approx(summaries[0]["reward_offset"], abs=1e-5)
