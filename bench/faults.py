@@ -27,7 +27,7 @@ import httpx  # noqa: E402
 from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
 
 from bench.common import model_dirs  # noqa: E402
-from pipelines.local import ServiceProcess, Supervisor  # noqa: E402
+from pipelines.processes import ServiceProcess, Supervisor  # noqa: E402
 from rlhf.clients.base import ServiceError  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402

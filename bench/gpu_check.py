@@ -26,8 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_dirs  # noqa: E402
-from pipelines.common import all_records, read_jsonl  # noqa: E402
-from pipelines.local import start_service, upload_demo_data  # noqa: E402
+from pipelines.common import read_jsonl  # noqa: E402
+from pipelines.data import DEMO_SETS, import_data  # noqa: E402
+from pipelines.processes import start_service  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.config import Config  # noqa: E402
 
@@ -104,8 +105,8 @@ def main() -> None:
                                  f"its model is not on the GPU (log: {work / f'{section}.log'})")
             print(f"{section}: listening on {services[section].target}, GPU memory in use +{grown:.0f} MiB", flush=True)
         with DataStoreClient(services["data_store"].target) as store:
-            upload_demo_data(store)
-            demonstrations = all_records(store, "demonstrations")
+            import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
+            demonstrations = store.read_records("demonstrations")
             store.put_records("comparisons/gpu-check", "comparisons", [
                 {"prompt": d["prompt"], "chosen": d["completion"], "rejected": "I cannot help with that."}
                 for d in demonstrations[:16]])

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_dirs  # noqa: E402
 from pipelines.data import DEMO_SETS, import_data  # noqa: E402
-from pipelines.local import start_service  # noqa: E402
+from pipelines.processes import start_service  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import Generation  # noqa: E402
@@ -122,7 +122,7 @@ def main() -> None:
     config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
     config.ppo.output_dir = str(Path(store_dir) / "out")
     config.ppo.eval_every = 0
-    # As the embedded runner starts them (pipelines.local.TORCH_THREADS).
+    # As the embedded runner starts them (pipelines.processes.TORCH_THREADS).
     services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
                 "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
                 "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),

@@ -24,7 +24,7 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as oip_grpc  # noqa: E
 
 from bench.common import model_dirs, timed_callers  # noqa: E402
 from bench.services import PROMPTS  # noqa: E402
-from pipelines.local import ServiceProcess as Service  # noqa: E402
+from pipelines.processes import ServiceProcess as Service  # noqa: E402
 
 CALLERS = (1, 8, 32)
 

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.common import model_dirs, timed_callers  # noqa: E402
-from pipelines.local import ServiceProcess as Service  # noqa: E402
+from pipelines.processes import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
 from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer  # noqa: E402

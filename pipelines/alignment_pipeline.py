@@ -11,11 +11,17 @@ file to upload in the Kubeflow Pipelines UI; a test keeps it equal to what this 
 
 # No `from __future__ import annotations`: kfp reads the components' annotations as types.
 
+import json
+import time
+import warnings
 from importlib.metadata import version
 from pathlib import Path
 
 from kfp import compiler, dsl
+from kfp import local as kfp_local
 from kfp.dsl import Markdown, Metrics, Output
+
+from rlhf.config import Config, to_dict
 
 # The image `make image` builds; its tag is the chart's appVersion and this package's version.
 IMAGE = f"rlhf-stack:{version('rlhf-stack')}"
@@ -182,6 +188,47 @@ def rlhf_alignment(
     for task in (data, sft_task, label_task, rm_task, ppo_task, eval_task):
         task.set_caching_options(False)  # stages read and write the store: a cached step would skip that
     return eval_task.outputs["metrics"]
+
+
+def run_local(config: Config, arguments: dict[str, str]) -> dict[str, float]:
+    """`rlhf pipeline run-local`: the Kubeflow pipeline through kfp.local.SubprocessRunner in this
+    Python environment. Each step starts the services it calls on 127.0.0.1; the store, models,
+    logs and kfp's outputs go under runs/pipeline-<id>/. Returns the Metrics artifact's values."""
+    inputs = rlhf_alignment.component_spec.inputs
+    typed: dict[str, object] = {}
+    for name, raw in arguments.items():
+        if name not in inputs or name in ("mode", "local_config", "namespace", "release"):
+            settable = sorted(set(inputs) - {"mode", "local_config", "namespace", "release"})
+            raise ValueError(f"--param {name}: not a pipeline parameter here (known: {', '.join(settable)})")
+        kind = {"Integer": int, "Float": float, "String": str}[inputs[name].type]
+        try:
+            typed[name] = kind(raw)
+        except ValueError:
+            raise ValueError(f"--param {name}={raw!r}: expected {kind.__name__}") from None
+
+    run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
+    run_dir = (Path(config.run.runs_dir) / f"pipeline-{run_id}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.store.uri = f"file://{run_dir / 'store'}"
+    config_file = run_dir / "config.json"
+    config_file.write_text(json.dumps(to_dict(config), indent=2))
+    if typed.get("base_model", "smollm2") == "smollm2":
+        from pipelines.common import resolve_model
+
+        resolve_model("smollm2")  # convert the bundled model once, before the first step
+    kfp_local.init(runner=kfp_local.SubprocessRunner(use_venv=False), pipeline_root=str(run_dir / "kfp"),
+                   raise_on_error=True)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        # kfp warns that our image is not a python:* image; here the steps run in this environment.
+        warnings.filterwarnings("ignore", message=".*non-Python base image.*")
+        warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+        task = rlhf_alignment(mode="local", local_config=str(config_file), namespace="", release="", **typed)
+    metrics = dict(task.output.metadata)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(f"pipeline: done in {time.perf_counter() - start:.0f}s; metrics {run_dir / 'metrics.json'}, "
+          f"report {run_dir / 'report' / 'report.md'}", flush=True)
+    return metrics
 
 
 def compile_pipeline(path: "str | Path" = COMPILED) -> Path:

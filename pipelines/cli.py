@@ -140,7 +140,7 @@ def _eval(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     from pipelines.data import parse_sources
-    from pipelines.local import PRESETS, run_local
+    from pipelines.local import run_local
 
     overrides = [*PRESETS.get(args.preset, []), *args.set]  # the user's --set win over the preset
     config = _config(args, overrides)
@@ -187,7 +187,7 @@ def _pipeline_compile(args: argparse.Namespace) -> None:
 
 
 def _pipeline_run_local(args: argparse.Namespace) -> None:
-    from pipelines.local import run_pipeline_local
+    from pipelines.alignment_pipeline import run_local
 
     arguments = {}
     for item in args.param:
@@ -198,7 +198,7 @@ def _pipeline_run_local(args: argparse.Namespace) -> None:
     config = _config(args)
     if args.run_id:
         config.run.run_id = args.run_id
-    run_pipeline_local(config, arguments)
+    run_local(config, arguments)
 
 
 def _base_type(tp):

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.processes import ServiceProcess, start_service
+
 CONFIG_PATH = "/etc/rlhf/config.yaml"  # where the chart mounts the release's config in every pod
 
 
@@ -184,7 +186,6 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     The services it calls start on 127.0.0.1 first: the model services serve `models[section]`
     (a directory or store URI), data-store serves the config's store."""
     from pipelines.common import resolve_model
-    from pipelines.local import ServiceProcess, start_service
     from rlhf.config import load_config
 
     config = load_config(config_file)

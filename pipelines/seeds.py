@@ -10,6 +10,7 @@ import statistics
 import time
 from pathlib import Path
 
+from pipelines.local import run_local
 from rlhf.config import Config
 
 POLICY_NUMBERS = ("win_rate", "ties", "constraint_satisfaction", "all_constraints_met", "reward_mean", "kl_to_sft",
@@ -47,8 +48,6 @@ def seeds_table(runs: dict[int, dict]) -> str:
 def run_seeds(config: Config, seeds: list[int], preset: str = "") -> Path:
     """Runs the loop for each seed (every stage's seed set to it) as runs/<id>-seed<N>/, then writes
     runs/<id>-seeds.md and .json. Returns the table's path."""
-    from pipelines.local import run_local
-
     base_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
     runs = {}
     for seed in seeds:

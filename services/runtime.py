@@ -33,6 +33,7 @@ from grpc_reflection.v1alpha import reflection
 
 from rlhf.config import ConfigError, ServiceConfig
 from rlhf.data.records import RecordError
+from rlhf.listening import listening_line
 from rlhf.proto.channel import channel_options
 from rlhf.proto.packing import PackingError
 from rlhf.proto.v1 import common_pb2
@@ -380,8 +381,7 @@ async def serve(service: Service, config: ServiceConfig) -> None:
         http, _ = prom.start_http_server(config.metrics_port, addr=config.host, registry=REGISTRY)
         metrics_at = f"http://{config.host}:{http.server_port}/metrics"
     await set_serving(health_servicer, [service.full_name])
-    # Tests and the local runner parse this line.
-    print(f"{service.name} listening on {config.host}:{port} metrics {metrics_at}", flush=True)
+    print(listening_line(service.name, config.host, port, metrics_at), flush=True)
 
     await stop_requested()
     print(f"{service.name} draining (grace {config.grace_seconds:g}s)", flush=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local import ServiceProcess
+from pipelines.processes import ServiceProcess
 from tests.fixtures_s3 import moto_s3  # noqa: F401  (a session-wide S3 server for the s3:// backend)
 
 

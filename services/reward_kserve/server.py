@@ -39,6 +39,7 @@ from kserve.protocol.rest.v2_datamodels import InferenceRequest, ModelMetadataRe
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
 from rlhf.config import Config, ConfigError, RewardServingConfig
+from rlhf.listening import listening_line
 from rlhf.proto.v1 import reward_scoring_pb2_grpc
 from services.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, TokenFile, read_tls
 from services.reward_kserve.model import PINNED_VERSION, RewardDataPlane, RewardKServeModel
@@ -292,8 +293,8 @@ class RewardModelServer(ModelServer):
             await asyncio.sleep(0.01)
         await set_serving(health, GRPC_SERVICES)
         host, scheme = self.config.host, "https" if self.tls else "http"
-        # pipelines/local.py's ServiceProcess (and so the tests) parse this line: the gRPC port first.
-        print(f"{SERVICE} listening on {host}:{grpc_port} metrics {scheme}://{host}:{http_port}/metrics "
+        # The gRPC port is the service's address; /metrics is on the HTTP port.
+        print(f"{listening_line(SERVICE, host, grpc_port, f'{scheme}://{host}:{http_port}/metrics')} "
               f"http {host}:{http_port}", flush=True)
         poll = asyncio.create_task(store.poll(self.config.reload_interval_s)) if store else None
 

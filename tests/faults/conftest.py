@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local import ServiceProcess, Supervisor
+from pipelines.processes import ServiceProcess, Supervisor
 from rlhf.config import Config
 from tests.integration.stack import start_stack
 

@@ -11,7 +11,7 @@ import time
 
 import grpc
 
-from pipelines.local import ServiceProcess
+from pipelines.processes import ServiceProcess
 from rlhf.proto.v1 import data_store_pb2, data_store_pb2_grpc
 from rlhf.storage.file import FileStore
 from tests.faults.conftest import wait_for
