@@ -26,9 +26,14 @@ import textwrap
 import typing
 from pathlib import Path
 
-from pipelines.local import PRESETS
+from pipelines.data import import_data, parse_sources
+from pipelines.local import PRESETS, run_local
+from pipelines.seeds import run_seeds
+from rlhf.clients.base import ServiceError
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, field_docs, load_config
 from rlhf.data.records import RecordKind
+from rlhf.storage import S3Settings, configure, write_uri
+from rlhf.storage.dirs import upload_dir
 
 SERVICES = {
     "policy-inference": ("services.policy_inference", "policy_inference"),
@@ -42,8 +47,6 @@ REWARD_KSERVE = "reward-kserve"  # not a runtime.Service: configured by config.r
 def _config(args: argparse.Namespace, overrides: list[str] | None = None) -> Config:
     """The command's config (--config, then --set or `overrides`); the store it names is how this
     process reaches s3:// URIs (models, data, reports) from here on."""
-    from rlhf.storage import S3Settings, configure
-
     config = load_config(args.config, overrides=args.set if overrides is None else overrides)
     configure(S3Settings.from_config(config.store))
     return config
@@ -139,9 +142,6 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    from pipelines.data import parse_sources
-    from pipelines.local import run_local
-
     overrides = [*PRESETS.get(args.preset, []), *args.set]  # the user's --set win over the preset
     config = _config(args, overrides)
     if args.base_model:
@@ -150,16 +150,13 @@ def _run(args: argparse.Namespace) -> None:
         config.run.run_id = args.run_id
     config.run.data.update(parse_sources(args.data))
     if args.seeds:
-        from pipelines.seeds import run_seeds
-
         run_seeds(config, args.seeds, preset=args.preset or "")
         return
     run_local(config, preset=args.preset or "")
 
 
 def _data_import(args: argparse.Namespace) -> None:
-    from pipelines.common import data_store
-    from pipelines.data import import_data, parse_sources
+    from pipelines.common import data_store  # torch
 
     sources = parse_sources(args.sources)
     with data_store(_config(args)) as store:
@@ -167,9 +164,6 @@ def _data_import(args: argparse.Namespace) -> None:
 
 
 def _store_upload(args: argparse.Namespace) -> None:
-    from rlhf.storage import write_uri
-    from rlhf.storage.dirs import upload_dir
-
     _config(args)  # how to reach the store
     path = Path(args.path)
     if path.is_file():
@@ -344,8 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
-    from rlhf.clients.base import ServiceError
-
     try:
         args.run(args)
     except (ConfigError, FileNotFoundError, ValueError, ServiceError) as exc:

@@ -15,15 +15,16 @@ import numpy as np
 import torch
 
 from rlhf.atomic import write_file
+from rlhf.clients.data_store import DataStoreClient
 from rlhf.config import Config, service_address, to_dict
 from rlhf.labelers import SimulatedLabeler
+from rlhf.storage.dirs import cached_dir, is_uri, upload_dir
 
 
 def resolve_model(name: str) -> Path:
     """A model directory. "smollm2" is the bundled SmolLM2-135M-Instruct (converted once, cached); a
     store URI (s3://..., file://...) is downloaded into the cache, again only when it changed."""
-    from rlhf.models import smollm2
-    from rlhf.storage.dirs import cached_dir, is_uri
+    from rlhf.models import smollm2  # transformers, only when a model is resolved
 
     if name == "smollm2":
         return smollm2.model_dir()
@@ -161,8 +162,6 @@ def within_max_length(lengths: list[int], records: list[dict], record_set: str, 
 def publish(local_dir: Path, uri: str, stage: str) -> None:
     """Uploads a stage's output directory to `uri` (its `output_uri`), if one is set."""
     if uri:
-        from rlhf.storage.dirs import upload_dir
-
         objects = upload_dir(local_dir, uri)
         print(f"{stage}: uploaded {len(objects)} files to {uri}", flush=True)
 
@@ -179,6 +178,4 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 def data_store(config: Config):
-    from rlhf.clients.data_store import DataStoreClient
-
     return DataStoreClient(service_address(config, "data_store"), config.clients)

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from rlhf.data.records import RecordError, RecordKind, check_set_name, parse_jsonl
+from rlhf.storage import read_uri
+from rlhf.storage.dirs import is_uri
 
 # record set -> bundled demo file
 DEMO_SETS = {
@@ -48,9 +50,6 @@ def set_kind(record_set: str, kind: str | None = None) -> RecordKind:
 def read_source(record_set: str, source: str) -> bytes:
     """The bytes of `source`: "demo" (the bundled set of that name), a store URI (s3://BUCKET/KEY,
     file:///PATH) or a local path."""
-    from rlhf.storage import read_uri
-    from rlhf.storage.dirs import is_uri
-
     if source == "demo":
         if record_set not in DEMO_SETS:
             raise RecordError(f"record set {record_set!r}: no bundled demo set of that name "

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.processes import ServiceProcess, start_service
+from rlhf.config import load_config
+from rlhf.storage import S3Settings, open_store
 
 CONFIG_PATH = "/etc/rlhf/config.yaml"  # where the chart mounts the release's config in every pod
 
@@ -185,8 +187,7 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     """Runs the stage's command on this machine with `config_file` in place of the release config.
     The services it calls start on 127.0.0.1 first: the model services serve `models[section]`
     (a directory or store URI), data-store serves the config's store."""
-    from pipelines.common import resolve_model
-    from rlhf.config import load_config
+    from pipelines.common import resolve_model  # torch: only when a stage runs here
 
     config = load_config(config_file)
     spec = STAGES[stage]
@@ -251,8 +252,6 @@ class Run:
     @functools.cached_property
     def store_uri(self) -> str:
         if self.mode == "local":
-            from rlhf.config import load_config
-
             return load_config(self.local_config).store.uri
         return self.template["store"]["uri"]
 
@@ -279,8 +278,6 @@ class Run:
     def open_store(self):
         """The run's store, with the release's S3 credentials in cluster mode (read from its
         Secret: the launcher Role may get exactly that one)."""
-        from rlhf.storage import S3Settings, open_store
-
         if self.mode == "local":
             return open_store(self.store_uri)
         store = self.template["store"]
