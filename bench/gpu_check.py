@@ -140,7 +140,8 @@ def main() -> None:
         row = last_step(work / "ppo_metrics.jsonl")
         generated = ppo.prompts_per_step * row["response_length"]
         print(f"ppo: step {row['step_seconds']:.3f} s = generate {row['time_generate']:.3f} "
-              f"+ score/reference {row['time_score_reference']:.3f} + train {row['time_train']:.3f} "
+              f"+ score/reference {row['time_score_reference']:.3f} + forward {row['time_forward']:.3f} "
+              f"+ train {row['time_train']:.3f} "
               f"+ push {row['time_push']:.3f}; generation {generated / row['time_generate']:.0f} tokens/s, "
               f"training {generated / row['time_train']:.0f} completion tokens/s "
               f"(stage {time.perf_counter() - start:.1f} s)", flush=True)

@@ -34,7 +34,7 @@ from rlhf.models import load_policy, load_reward_model, load_tokenizer, tokenize
 from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
 from rlhf.models.scoring import completion_logprobs, reward_inputs, score_texts  # noqa: E402
 
-PHASES = ("time_generate", "time_score_reference", "time_train", "time_push", "step_seconds")
+PHASES = ("time_generate", "time_score_reference", "time_forward", "time_train", "time_push", "step_seconds")
 
 
 class LocalPolicy:

@@ -74,6 +74,26 @@ class Rollouts:
         return Rollouts(self.sequences + other.sequences, self.prompt_lengths + other.prompt_lengths)
 
 
+@dataclass
+class Experience:
+    """One rollout step's samples on this rank, B rows (its share of the step's prompts) and C
+    columns (the longest completion), per-token tensors right-aligned as in `Rollouts`."""
+
+    records: list[dict]           # B prompt records
+    texts: list[str]              # B completions as policy-inference decoded them
+    rollouts: Rollouts            # B sequences (prompt + completion ids) and prompt lengths
+    mask: torch.Tensor            # (B, C) 1.0 at completion tokens
+    scores: torch.Tensor          # (B,) the reward model's score of each completion
+    ref_logprobs: torch.Tensor    # (B, C) log pi_SFT(token), from reference-kl
+    gen_logprobs: torch.Tensor    # (B, C) the generator's log-probs, kept only to report their drift
+    old_logprobs: torch.Tensor    # (B, C) log pi_old(token), the trainer's own forward
+    old_values: torch.Tensor      # (B, C) V(state before the token)
+    rewards: torch.Tensor         # (B, C) -beta * (logp - logp_ref), plus the score on the last token
+    advantages: torch.Tensor      # (B, C) GAE, whitened over every rank's valid tokens
+    returns: torch.Tensor         # (B, C) advantages (before whitening) + old values
+    times: dict[str, float]       # seconds: time_generate, time_score_reference, time_forward
+
+
 def right_align(x: torch.Tensor | list, width: int) -> torch.Tensor:
     """(B, width): rows (a tensor, or 1-D arrays) ending at the right edge, zero-filled on the left."""
     if isinstance(x, list):
@@ -288,28 +308,38 @@ class Trainer:
         raise RuntimeError(f"ppo: policy-inference answered from weights version {gen.policy_version}, not the "
                            f"pushed {self.version}, {REPUSHES + 1} times in a row; is another trainer pushing to it?")
 
-    def rollout(self) -> dict:
-        cfg, tok = self.cfg, self.tokenizer
+    def make_experience(self) -> Experience:
+        """One rollout step on this rank: sample prompts, Generate (checked against the pushed
+        version), Score and LogProbs at the same time, then the trainer's own forward for the old
+        log-probs and values, per-token KL rewards, GAE and whitening over every rank."""
+        cfg = self.cfg
         records, self.cursor = self.store.sample_records(cfg.prompts, cfg.prompts_per_step, cfg.seed, self.cursor)
         records = self.my_shard(records)
-        prompt_ids = instruction_ids(tok, [r["prompt"] for r in records])
+        prompt_ids = instruction_ids(self.tokenizer, [r["prompt"] for r in records])
         t0 = time.perf_counter()
         gen = self.generate_pushed(prompt_ids=prompt_ids, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                    seed=derive_seed(cfg.seed, SeedUse.ROLLOUT, self.step, self.rank))
-        completions = [c.tolist() for c in gen.completion_ids]
-        texts = gen.texts
-        rollouts = Rollouts.build(prompt_ids, completions)
+        rollouts = Rollouts.build(prompt_ids, [c.tolist() for c in gen.completion_ids])
         t1 = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:  # reward and reference at the same time
-            scores = pool.submit(self.reward_client.score, [r["prompt"] for r in records], texts)
+            scores = pool.submit(self.reward_client.score, [r["prompt"] for r in records], gen.texts)
             reference = pool.submit(self.reference_client.logprobs, rollouts.sequences, rollouts.prompt_lengths)
             scores, reference = scores.result(), reference.result()
         t2 = time.perf_counter()
-        return {"records": records, "texts": texts, "rollouts": rollouts,
-                "scores": torch.tensor(scores, device=self.device),
-                "ref_logprobs": right_align(reference.logprobs, rollouts.width).to(self.device),
-                "gen_logprobs": right_align(gen.logprobs, rollouts.width).to(self.device),
-                "time_generate": t1 - t0, "time_score_reference": t2 - t1}
+        width = rollouts.width
+        mask = rollouts.mask(self.device)
+        scores = torch.tensor(scores, device=self.device)
+        ref_logprobs = right_align(reference.logprobs, width).to(self.device)
+        with torch.no_grad(), autocast(cfg.bf16_autocast):
+            old_logprobs, old_values = self.logprobs(rollouts).float(), self.values(rollouts)
+        rewards = algo.kl_penalty_rewards(scores, old_logprobs, ref_logprobs, mask, self.kl_ctl.value)
+        advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
+        advantages = algo.masked_whiten(advantages, mask, total=lambda t: parallel.all_sum(t).to(t))
+        return Experience(records=records, texts=gen.texts, rollouts=rollouts, mask=mask, scores=scores,
+                          ref_logprobs=ref_logprobs, gen_logprobs=right_align(gen.logprobs, width).to(self.device),
+                          old_logprobs=old_logprobs, old_values=old_values, rewards=rewards, advantages=advantages,
+                          returns=returns, times={"time_generate": t1 - t0, "time_score_reference": t2 - t1,
+                                                  "time_forward": time.perf_counter() - t2})
 
     def ptx_rows(self, n: int) -> Rollouts:
         """Pretraining texts as rollouts: a 1-token "prompt" and the rest, so every later token is learned."""
@@ -319,28 +349,18 @@ class Trainer:
                  for r in self.my_shard(records)]
         return Rollouts(texts, [1] * len(texts))
 
-    def train_step(self) -> dict:
-        cfg = self.cfg
-        step_start = time.perf_counter()
-        data = self.rollout()
-        rollouts = data["rollouts"]
-        mask, width = rollouts.mask(self.device), rollouts.width
-        t0 = time.perf_counter()
-        with torch.no_grad(), autocast(cfg.bf16_autocast):
-            old_logprobs, old_values = self.logprobs(rollouts).float(), self.values(rollouts)
-        drift = algo.masked_mean((data["gen_logprobs"] - old_logprobs).abs(), mask).item()
-        rewards = algo.kl_penalty_rewards(data["scores"], old_logprobs, data["ref_logprobs"], mask, self.kl_ctl.value)
-        advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
-        advantages = algo.masked_whiten(advantages, mask, total=lambda t: parallel.all_sum(t).to(t))
-        sequence_kl = ((old_logprobs - data["ref_logprobs"]) * mask).sum(1)
-
+    def ppo_update(self, exp: Experience) -> dict[str, list[float]]:
+        """`ppo_epochs` passes over the experience in minibatches (each split into the gradient
+        accumulation micro-batches): clipped surrogate, clipped value loss and, with ptx_coef > 0,
+        the pretraining loss on ptx rows that share the policy's forward. Returns each statistic
+        per micro-batch."""
+        cfg, width = self.cfg, exp.rollouts.width
         stats: dict[str, list[float]] = {}
-        rows = mask.shape[0]
         for epoch in range(cfg.ppo_epochs):
             # Derived, not drawn: the same step gives the same minibatches after a resume.
-            order = torch.randperm(rows, generator=torch.Generator().manual_seed(
+            order = torch.randperm(len(exp.records), generator=torch.Generator().manual_seed(
                 derive_seed(cfg.seed, SeedUse.MINIBATCHES, self.step, epoch, self.rank)))
-            for start in range(0, rows, cfg.minibatch_size):
+            for start in range(0, len(exp.records), cfg.minibatch_size):
                 minibatch = order[start:start + cfg.minibatch_size].tolist()
                 ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else None
                 # Micro-batches of gradient accumulation: every rank has the same number of rows, so
@@ -349,7 +369,7 @@ class Trainer:
                          if len(part)]
                 ptx_parts = np.array_split(np.arange(len(ptx.sequences) if ptx else 0), len(micro))
                 for i, idx in enumerate(micro):
-                    mb = rollouts.rows(idx)
+                    mb = exp.rollouts.rows(idx)
                     mb_ptx = ptx.rows(ptx_parts[i].tolist()) if ptx and len(ptx_parts[i]) else None
                     with parallel.grad_sync(self.policy_ddp, i == len(micro) - 1), \
                             parallel.grad_sync(self.value_ddp, i == len(micro) - 1):
@@ -359,10 +379,10 @@ class Trainer:
                             values = right_align(self.value_ddp(mb), width)
                         # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
                         logprobs = right_align(all_logprobs[:len(idx)].float(), width)
-                        pg_loss, pg_stats = algo.policy_loss(logprobs, old_logprobs[idx], advantages[idx],
-                                                             mask[idx], cfg.clip_range)
-                        vf_loss, vf_stats = algo.value_loss(values, old_values[idx], returns[idx], mask[idx],
-                                                            cfg.value_clip_range)
+                        pg_loss, pg_stats = algo.policy_loss(logprobs, exp.old_logprobs[idx], exp.advantages[idx],
+                                                             exp.mask[idx], cfg.clip_range)
+                        vf_loss, vf_stats = algo.value_loss(values, exp.old_values[idx], exp.returns[idx],
+                                                            exp.mask[idx], cfg.value_clip_range)
                         # The value model has its own parameters and optimizer, so no weight between the two.
                         loss = (pg_loss + vf_loss) * len(idx) / len(minibatch)
                         if mb_ptx:
@@ -382,7 +402,18 @@ class Trainer:
                 self.value_opt.step()
                 self.policy_opt.zero_grad(set_to_none=True)
                 self.value_opt.zero_grad(set_to_none=True)
+        return stats
+
+    def train_step(self) -> dict:
+        """make_experience, ppo_update, the KL controller, the weight push, the step's rollouts in
+        the store; returns the step's metrics (averaged over ranks)."""
+        cfg = self.cfg
+        step_start = time.perf_counter()
+        exp = self.make_experience()
+        t0 = time.perf_counter()
+        stats = self.ppo_update(exp)
         t1 = time.perf_counter()
+        sequence_kl = ((exp.old_logprobs - exp.ref_logprobs) * exp.mask).sum(1)
         mean_kl = all_mean(sequence_kl.mean().item(), self.world)
         kl_coef = self.kl_ctl.value
         self.kl_ctl.update(mean_kl, cfg.prompts_per_step)
@@ -393,15 +424,16 @@ class Trainer:
             # One set per step: appending would rewrite the whole run's rollouts every step.
             self.store.put_records(f"rollouts/{cfg.run_name}/step-{self.step:06d}", "rollouts", [
                 {"step": self.step, "prompt": r["prompt"], "completion": text, "reward": float(score)}
-                for r, text, score in zip(data["records"], data["texts"], data["scores"])])
+                for r, text, score in zip(exp.records, exp.texts, exp.scores)])
         return {
-            "step": self.step, "reward_mean": all_mean(data["scores"].mean().item(), self.world),
+            "step": self.step, "reward_mean": all_mean(exp.scores.mean().item(), self.world),
             "kl": mean_kl, "kl_coef": kl_coef,
-            "non_score_reward": all_mean((rewards.sum(1) - data["scores"]).mean().item(), self.world),
-            "response_length": mask.sum(1).mean().item(), "logprob_drift": drift, "policy_version": version,
+            "non_score_reward": all_mean((exp.rewards.sum(1) - exp.scores).mean().item(), self.world),
+            "response_length": exp.mask.sum(1).mean().item(),
+            "logprob_drift": algo.masked_mean((exp.gen_logprobs - exp.old_logprobs).abs(), exp.mask).item(),
+            "policy_version": version,
             **{k: all_mean(float(np.mean(v)), self.world) for k, v in sorted(stats.items())},
-            "time_generate": data["time_generate"], "time_score_reference": data["time_score_reference"],
-            "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,
+            **exp.times, "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,
         }
 
     # ---- in-training evaluation (for the win-rate plot) -----------------------------------------

@@ -27,7 +27,7 @@ from tests.faults.conftest import kill, restarted, wait_for
 from tests.integration.stack import tiny_ppo
 
 STEPS = 3
-TIMING = {"time_generate", "time_score_reference", "time_train", "time_push", "step_seconds", "time"}
+TIMING = {"time_generate", "time_score_reference", "time_forward", "time_train", "time_push", "step_seconds", "time"}
 
 
 def ppo_config(supervised, tiny_models, out, run_name: str, **overrides):
