@@ -6,6 +6,10 @@ item for the runtime's Batcher, so samples of concurrent callers share forward p
 run on the model thread between batches, so no batch ever sees half-updated weights. The weights'
 revision (a hash over every weight, about a second for SmolLM2-135M) is not computed at a swap but
 by the first GetInfo of the new version, so a weight push does not stall generation for it.
+
+That is the "hf" engine. The servicer keeps the validation and proto path for every engine; an
+engine differs only in the hooks `_make_batcher`, `_generate`, `_install_tensors` and
+`_current_revision` (the "vllm" engine: services/policy_inference/vllm_engine.py).
 """
 
 from __future__ import annotations
@@ -39,10 +43,12 @@ def _item_cost(item: GenerationItem) -> int:
 
 
 class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer):
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig):
+    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig,
+                 info: common_pb2.ModelInfo | None = None):
         self.model = model
+        """The weights' names, shapes and dtypes, which pushes are checked against (and for "hf" the model)."""
         self.tokenizer = tokenizer
-        self.info = model_info(SERVICE, config.model, model, tokenizer)
+        self.info = info if info is not None else model_info(SERVICE, config.model, model, tokenizer)
         """GetInfo's fields as loaded (version 0); GetInfo answers a copy with the current version and revision."""
         self.vocab_size = self.info.vocab_size
         self.max_sequence_length = self.info.max_sequence_length
@@ -50,7 +56,27 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         self.max_payload = payload_limit(model)
         self.version = 0  # changed only on the model thread, between batches
         self._revision = (self.version, self.info.revision)  # (version, weights_revision) last hashed, by GetInfo
-        self.batcher = Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
+        self.batcher = self._make_batcher(config)
+
+    # ---- engine hooks ("hf": the Batcher's model thread runs generate_batch) -------------------
+
+    def _make_batcher(self, config: ServiceConfig) -> Batcher | None:
+        return Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
+
+    async def _generate(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
+        """Each item's completion with the weights version that produced it."""
+        return await self.batcher.submit(items)
+
+    async def _install_tensors(self, tensors: dict[str, torch.Tensor], version: int) -> None:
+        """Installs weights checked by `read_weights` as `version`, between batches."""
+        await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+
+    async def _current_revision(self) -> tuple[int, str]:
+        """(version, revision) of the weights serving."""
+        version, revision = self._revision
+        if version != self.version:  # new weights since the last hash: hash them between batches
+            version, revision = await self.batcher.run_exclusive(self._hash_weights)
+        return version, revision
 
     # ---- Generate --------------------------------------------------------------------------------
 
@@ -114,7 +140,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         seed = request.sampling.seed if request.sampling.HasField("seed") else None
         items = [GenerationItem(ids.tolist(), params, None if seed is None else (seed, i, j))
                  for i, ids in enumerate(prompts) for j in range(n)]
-        results = await self.batcher.submit(items)
+        results = await self._generate(items)
         completions = [completion for completion, _ in results]
         completion_ids = [c.token_ids for c in completions]
         return pb.GenerateResponse(
@@ -155,7 +181,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
             tensors = await asyncio.to_thread(read_weights, payload, self.model)
         except ValueError as exc:
             raise InvalidArgument(f"{payload_field}: {exc}") from None
-        await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+        await self._install_tensors(tensors, version)
         return pb.WeightsResponse(version=version, sha256=digest, bytes_received=len(payload))
 
     async def UpdateWeights(self, request_iterator: AsyncIterator[pb.WeightChunk],
@@ -208,9 +234,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
-        version, revision = self._revision
-        if version != self.version:  # new weights since the last hash: hash them between batches
-            version, revision = await self.batcher.run_exclusive(self._hash_weights)
+        version, revision = await self._current_revision()
         info = common_pb2.ModelInfo()
         info.CopyFrom(self.info)
         info.version, info.revision = version, revision
@@ -218,9 +242,14 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
 
 
 def build(service_config: ServiceConfig, config: Config) -> Service:
-    """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)."""
+    """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)
+    into the engine `service_config.engine`."""
     if not service_config.model:
         raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
+    if service_config.engine == "vllm":
+        from services.policy_inference.vllm_engine import build_vllm
+
+        return build_vllm(service_config, config)
     model = load_policy(service_config.model).to("cuda" if torch.cuda.is_available() else "cpu")
     servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
