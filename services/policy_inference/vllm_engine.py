@@ -209,8 +209,8 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
             self._check_version(version)  # again: a concurrent push may have been installed meanwhile
             if self._broken:
                 raise FailedPrecondition(self._broken)
-            folder = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-            with tempfile.TemporaryDirectory(prefix="rlhf-weights-", dir=folder) as tmp:
+            # $TMPDIR (the chart mounts a writable /tmp); not /dev/shm, which is 64 MiB in a pod.
+            with tempfile.TemporaryDirectory(prefix="rlhf-weights-") as tmp:
                 path = Path(tmp) / "weights.safetensors"
                 await asyncio.to_thread(_save, tensors, path)
                 try:
