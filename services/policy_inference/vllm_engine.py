@@ -156,7 +156,9 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
 
     def close(self) -> None:
         """Stops the engine's processes (runtime.serve calls it after the drain)."""
-        self.engine.shutdown()
+        engine, self.engine = self.engine, None
+        engine.shutdown()
+        del engine  # collected now, not at interpreter exit (where AsyncLLM.__del__ fails noisily)
 
     # ---- engine hooks ----------------------------------------------------------------------------
 

@@ -6,7 +6,9 @@ main environment, plus what only its Batcher does)."""
 from __future__ import annotations
 
 import hashlib
+import signal
 import threading
+import time
 
 import grpc
 import numpy as np
@@ -36,7 +38,7 @@ LOGPROB_TOLERANCE = 1e-4
 @pytest.fixture(scope="module", params=["hf", "vllm"])
 def server(request, start_service, tiny_models):
     proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--engine", request.param,
-                         "--max-batch-tokens", str(MAX_BATCH_TOKENS))
+                         "--max-batch-tokens", str(MAX_BATCH_TOKENS), "--grace-seconds", "120")
     proc.engine = request.param
     yield proc
     proc.terminate()
@@ -292,3 +294,29 @@ def test_generations_during_pushes_report_the_version_that_produced_them(client,
     for gen in results:
         if gen.policy_version in models:
             assert max_logprob_diff(models[gen.policy_version], gen) < LOGPROB_TOLERANCE, gen.policy_version
+
+
+def test_sigterm_drains_a_long_generate_then_exits(server, client):
+    """Last: it stops the server. The call in flight at SIGTERM completes; the process exits 0
+    (vLLM's engine processes are shut down after the drain)."""
+    result: dict[str, object] = {}
+
+    def long_call() -> None:
+        try:
+            result["gen"] = client.generate(prompt_ids=[[5, 6, 7]], max_new_tokens=500, n=4, seed=5)
+        except ServiceError as exc:
+            result["error"] = exc
+
+    caller = threading.Thread(target=long_call)
+    caller.start()
+    deadline = time.monotonic() + 60
+    while not metric(server.metrics_url, "rlhf_rpc_in_flight", service=SERVICE, method="Generate"):
+        assert time.monotonic() < deadline, "the call never started"
+        time.sleep(0.05)
+    assert caller.is_alive(), f"the call ended before SIGTERM: {result}"
+    server.proc.send_signal(signal.SIGTERM)
+    caller.join(180)
+    assert "error" not in result, result.get("error")
+    gen = result["gen"]
+    assert all(len(ids) == 500 or reason == "stop" for ids, reason in zip(gen.completion_ids, gen.finish_reasons))
+    assert server.proc.wait(60) == 0, server.output[-3000:]
