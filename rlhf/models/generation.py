@@ -56,14 +56,19 @@ def max_sequence_length(model: PreTrainedModel) -> int:
     return int(model.config.max_position_embeddings)
 
 
+def seed_value(seed: tuple[int, ...]) -> int:
+    """A 63-bit seed from a row's key (seed, prompt index, sample index), via a hash of the key."""
+    digest = hashlib.sha256(",".join(str(int(part)) for part in seed).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
 def row_generator(seed: tuple[int, ...] | None, device: torch.device | str = "cpu") -> torch.Generator:
     """The generator of one row: seeded from a hash of its key, or from the OS when None."""
     generator = torch.Generator(device=device)
     if seed is None:
         generator.seed()
     else:
-        digest = hashlib.sha256(",".join(str(int(part)) for part in seed).encode()).digest()
-        generator.manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+        generator.manual_seed(seed_value(seed))
     return generator
 
 

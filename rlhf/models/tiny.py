@@ -20,16 +20,18 @@ def tiny_config(vocab_size: int, pad_token_id: int, **overrides) -> LlamaConfig:
     return LlamaConfig(**kwargs)
 
 
-def make_tiny_models(out_dir: str | Path, tokenizer_dir: str | Path, seed: int = 0) -> dict[str, Path]:
+def make_tiny_models(out_dir: str | Path, tokenizer_dir: str | Path, seed: int = 0, **overrides) -> dict[str, Path]:
     """Writes `policy/` (causal LM) and `reward/` (one-output classifier) under out_dir, each with the
-    tokenizer, and returns their paths."""
+    tokenizer, and returns their paths. `overrides` change both configs (vLLM's CPU attention needs
+    a head size of 32 or more: `num_attention_heads=2, num_key_value_heads=1`)."""
     out_dir = Path(out_dir)
     tokenizer = load_tokenizer(tokenizer_dir)
-    config = tiny_config(len(tokenizer), tokenizer.pad_token_id)
+    config = tiny_config(len(tokenizer), tokenizer.pad_token_id, **overrides)
     torch.manual_seed(seed)
     paths = {}
     for name, model in (("policy", LlamaForCausalLM(config)),
-                        ("reward", LlamaForSequenceClassification(tiny_config(len(tokenizer), tokenizer.pad_token_id, num_labels=1)))):
+                        ("reward", LlamaForSequenceClassification(
+                            tiny_config(len(tokenizer), tokenizer.pad_token_id, num_labels=1, **overrides)))):
         path = out_dir / name
         model.save_pretrained(path)
         for file in Path(tokenizer_dir).iterdir():

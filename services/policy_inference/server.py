@@ -11,6 +11,10 @@ by the first GetInfo of the new version, so a weight push does not stall generat
 Weights come by UpdateWeights (streamed) or LoadWeights, which reads only keys of the store the
 service is configured with (`services.policy_inference.store`, else `store.uri`); non-finite weights
 are refused either way.
+
+That is the "hf" engine. The servicer keeps the validation and proto path for every engine; an
+engine differs only in the hooks `_make_batcher`, `_generate`, `_install_tensors` and
+`_current_revision` (the "vllm" engine: services/policy_inference/vllm_engine.py).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-import os
 from typing import AsyncIterator
 
 import grpc
@@ -48,13 +51,14 @@ def _item_cost(item: GenerationItem) -> int:
 
 class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer):
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig,
-                 store: ObjectStore | None = None):
+                 store: ObjectStore | None = None, info: common_pb2.ModelInfo | None = None):
         self.model = model
+        """The weights' names, shapes and dtypes, which pushes are checked against (and for "hf" the model)."""
         self.store = store
         """Where LoadWeights reads from; None refuses LoadWeights."""
         self.max_text_chars, self.max_items = config.max_text_chars, config.max_items
         self.tokenizer = tokenizer
-        self.info = model_info(SERVICE, config.model, model, tokenizer)
+        self.info = info if info is not None else model_info(SERVICE, config.model, model, tokenizer)
         """GetInfo's fields as loaded (version 0); GetInfo answers a copy with the current version and revision."""
         self.vocab_size = self.info.vocab_size
         self.max_sequence_length = self.info.max_sequence_length
@@ -62,7 +66,27 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         self.max_payload = payload_limit(model)
         self.version = 0  # changed only on the model thread, between batches
         self._revision = (self.version, self.info.revision)  # (version, weights_revision) last hashed, by GetInfo
-        self.batcher = Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
+        self.batcher = self._make_batcher(config)
+
+    # ---- engine hooks ("hf": the Batcher's model thread runs generate_batch) -------------------
+
+    def _make_batcher(self, config: ServiceConfig) -> Batcher | None:
+        return Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
+
+    async def _generate(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
+        """Each item's completion with the weights version that produced it."""
+        return await self.batcher.submit(items)
+
+    async def _install_tensors(self, tensors: dict[str, torch.Tensor], version: int) -> None:
+        """Installs weights checked by `read_weights` as `version`, between batches."""
+        await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+
+    async def _current_revision(self) -> tuple[int, str]:
+        """(version, revision) of the weights serving."""
+        version, revision = self._revision
+        if version != self.version:  # new weights since the last hash: hash them between batches
+            version, revision = await self.batcher.run_exclusive(self._hash_weights)
+        return version, revision
 
     # ---- Generate --------------------------------------------------------------------------------
 
@@ -133,7 +157,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         seed = request.sampling.seed if request.sampling.HasField("seed") else None
         items = [GenerationItem(ids.tolist(), params, None if seed is None else (seed, i, j))
                  for i, ids in enumerate(prompts) for j in range(n)]
-        results = await self.batcher.submit(items)
+        results = await self._generate(items)
         completions = [completion for completion, _ in results]
         completion_ids = [c.token_ids for c in completions]
         return pb.GenerateResponse(
@@ -174,7 +198,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
             tensors = await asyncio.to_thread(read_weights, payload, self.model)
         except ValueError as exc:
             raise InvalidArgument(f"{payload_field}: {exc}") from None
-        await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+        await self._install_tensors(tensors, version)
         return pb.WeightsResponse(version=version, sha256=digest, bytes_received=len(payload))
 
     async def UpdateWeights(self, request_iterator: AsyncIterator[pb.WeightChunk],
@@ -233,9 +257,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
 
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
-        version, revision = self._revision
-        if version != self.version:  # new weights since the last hash: hash them between batches
-            version, revision = await self.batcher.run_exclusive(self._hash_weights)
+        version, revision = await self._current_revision()
         info = common_pb2.ModelInfo()
         info.CopyFrom(self.info)
         info.version, info.revision = version, revision
@@ -243,16 +265,21 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
 
 
 def build(service_config: ServiceConfig, config: Config) -> Service:
-    """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)."""
+    """Loads the policy and its tokenizer from `service_config.model` (on the GPU when there is one)
+    into the engine `service_config.engine`."""
     if not service_config.model:
         raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
-    model = load_policy(service_config.model).to(device())
     uri = service_config.store or config.store.uri
     try:
         store = open_store(uri, S3Settings.from_config(config.store))
     except StoreError as exc:
         field = "services.policy_inference.store" if service_config.store else "store.uri"
         raise ConfigError(f"{field}: {exc}") from None
+    if service_config.engine == "vllm":
+        from services.policy_inference.vllm_engine import build_vllm  # vllm: only in its own environment
+
+        return build_vllm(service_config, config, store)
+    model = load_policy(service_config.model).to(device())
     servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config, store)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,
