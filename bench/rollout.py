@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import timed_callers  # noqa: E402
-from pipelines.local import ServiceProcess as Service  # noqa: E402
+from pipelines.processes import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.models import format_prompt, load_tokenizer  # noqa: E402
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.local import ServiceProcess
+from pipelines.processes import ServiceProcess
 
 TINY = {"num_attention_heads": 2, "num_key_value_heads": 1}  # hidden 64 / 2 heads: head size 32
 
