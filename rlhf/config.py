@@ -310,14 +310,15 @@ class PPOConfig:
     """Also upload the final policy (and training_metrics.jsonl) to this store URI; "" skips."""
     run_name: str = "ppo"
     """Names this run's checkpoints, rollouts and metrics in the store."""
-    steps: PositiveInt = 6
-    """Rollout steps (each: sample, score, PPO epochs, weight push)."""
+    steps: NonNegativeInt = 6
+    """Rollout steps (each: sample, score, PPO epochs, weight push); 0 only pushes and saves the
+    initial policy."""
     prompts_per_step: PositiveInt = 8
     """Prompts per rollout step across all workers (split evenly by rank)."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit when sampling."""
-    temperature: PositiveFloat = 1.0
-    """Sampling temperature (1.0 keeps the generator's log-probs those of the policy)."""
+    temperature: NonNegativeFloat = 1.0
+    """Sampling temperature, 0 for greedy (1.0 keeps the generator's log-probs those of the policy)."""
     ppo_epochs: PositiveInt = 2
     """Passes over each rollout batch."""
     minibatch_size: PositiveInt = 8
@@ -408,7 +409,7 @@ class LabelConfig:
     """Completions ranked per prompt (2..9)."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit."""
-    temperature: PositiveFloat = 1.0
+    temperature: NonNegativeFloat = 1.0
     """Sampling temperature (diversity among the K completions)."""
     noise: Probability = 0.0
     """Simulated labeler noise: probability of swapping adjacent ranks (human disagreement)."""
@@ -437,7 +438,7 @@ class EvalConfig:
     """Held-out texts for perplexity."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit."""
-    temperature: PositiveFloat = 1.0
+    temperature: NonNegativeFloat = 1.0
     """Sampling temperature; at 1.0 the KL to SFT is an unbiased estimate on these same samples."""
     seed: NonNegativeInt = 1234
     """Seeds sampling."""

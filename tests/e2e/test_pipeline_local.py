@@ -47,5 +47,5 @@ def test_pipeline_runs_locally_and_emits_finite_metrics(tiny_models, tmp_path):
     assert all("ptx_loss" in r for r in rows)
     assert (run_dir / "store" / "checkpoints" / f"pipeline-{runs[0].name}" / "latest.json").exists()
     # Comparisons of K=3 were labelled into the run's own record sets.
-    comparisons = (run_dir / "store" / "records" / "pipelines" / runs[0].name / "comparisons" / "train.jsonl")
+    comparisons = run_dir / "store" / "records" / "comparisons" / "pipelines" / runs[0].name / "train.jsonl"
     assert all(len(json.loads(line)["completions"]) == 3 for line in comparisons.read_text().splitlines())

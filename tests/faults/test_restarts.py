@@ -148,9 +148,9 @@ def test_a_resumed_run_does_not_repeat_metrics_rows(supervised, tiny_models, tmp
     train_ppo(ppo_config(supervised, tiny_models, out, "dedup", steps=3, keep_checkpoints=2))
     # As if the trainer died after logging step 3 but before its checkpoint: latest is step 2's.
     with DataStoreClient(f"127.0.0.1:{config.services.data_store.port}") as store:
-        second = store.stat("checkpoints/dedup/step-000002.pt")
+        assert store.list("checkpoints/dedup/step-000002/")  # kept (keep_checkpoints=2)
         store.put("checkpoints/dedup/latest.json",
-                  json.dumps({"step": 2, "key": second.key, "sha256": second.sha256}).encode())
+                  json.dumps({"step": 2, "key": "checkpoints/dedup/step-000002", "world": 1}).encode())
     train_ppo(ppo_config(supervised, tiny_models, out, "dedup", steps=3, resume=True))
     assert [row["step"] for row in read_jsonl(metrics_path(out))] == [1, 2, 3]
 
