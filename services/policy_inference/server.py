@@ -13,8 +13,8 @@ service is configured with (`services.policy_inference.store`, else `store.uri`)
 are refused either way.
 
 That is the "hf" engine. The servicer keeps the validation and proto path for every engine; an
-engine differs only in the hooks `_make_batcher`, `_generate`, `_install_tensors` and
-`_current_revision` (the "vllm" engine: services/policy_inference/vllm_engine.py).
+engine differs only in the hooks `_make_batcher`, `_check_room`, `_generate`, `_install_tensors`
+and `_current_revision` (the "vllm" engine: services/policy_inference/vllm_engine.py).
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
     def _make_batcher(self, config: ServiceConfig) -> Batcher | None:
         return Batcher.from_config(SERVICE, self._run_batch, config, cost=_item_cost)
 
+    def _check_room(self, items: int) -> None:
+        """Refuses (Overloaded) `items` completions that would not fit the queue, before tokenizing."""
+        self.batcher.check_room(items)
+
     async def _generate(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
         """Each item's completion with the weights version that produced it."""
         return await self.batcher.submit(items)
@@ -111,7 +115,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
             texts = list(request.prompts)
             check_sizes({"prompts": texts}, len(texts) * samples, self.max_text_chars, self.max_items,
                         "prompts x sampling.n")
-            self.batcher.check_room(len(texts) * samples)
+            self._check_room(len(texts) * samples)
             encoded = await off_loop(lambda: self.tokenizer(texts, add_special_tokens=False).input_ids)
             prompts = [np.asarray(ids, dtype=np.int64) for ids in encoded]
         elif has_ids:

@@ -167,12 +167,15 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
     def _make_batcher(self, config: ServiceConfig) -> Batcher | None:
         return None  # vLLM schedules
 
+    def _check_room(self, items: int) -> None:
+        if self._queued + items > self.max_queue:
+            raise Overloaded(f"{SERVICE}: {self._queued} completions in flight (max_queue={self.max_queue}); "
+                             "retry later")
+
     async def _generate(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
         if self._broken:
             raise FailedPrecondition(self._broken)
-        if self._queued + len(items) > self.max_queue:
-            raise Overloaded(f"{SERVICE}: {self._queued} completions in flight (max_queue={self.max_queue}); "
-                             "retry later")
+        self._check_room(len(items))
         self._queued += len(items)
         try:
             async with self._gate.generating():
