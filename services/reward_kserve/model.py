@@ -19,7 +19,7 @@ from kserve.errors import InferenceError
 from kserve.protocol.dataplane import DataPlane
 
 from services.reward_kserve.versions import RewardVersions
-from services.reward_scoring.server import admitted_sequences
+from services.reward import admitted_sequences
 from services.runtime import TOKENS, Batcher, InvalidArgument
 
 INPUTS = ("prompt", "completion")

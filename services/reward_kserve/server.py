@@ -44,7 +44,7 @@ from rlhf.proto.v1 import reward_scoring_pb2_grpc
 from services.auth import AuthInterceptor, Authenticator, RestAuthMiddleware, TokenFile, read_tls
 from services.reward_kserve.model import PINNED_VERSION, RewardDataPlane, RewardKServeModel
 from services.reward_kserve.versions import RewardVersions, StoreVersions, VersionNotFound, check_source
-from services.reward_scoring.server import RewardScoringServicer, load_version, reward_batcher
+from services.reward import RewardScoringServicer, load_version, reward_batcher
 from services.runtime import (REGISTRY, Batcher, InvalidArgument, Overloaded, add_health_and_reflection, bind,
                               grpc_server, set_serving, status_of, stop_requested)
 

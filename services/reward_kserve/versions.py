@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rlhf.config import ConfigError, RewardServingConfig
 from rlhf.storage.versions import fetch_version, list_versions, version_uri
-from services.reward_scoring.server import RewardVersion, load_version
+from services.reward import RewardVersion, load_version
 
 log = logging.getLogger("rlhf.services.reward_kserve")
 
