@@ -42,6 +42,7 @@ def worker(args: argparse.Namespace) -> None:
 
     from rlhf import parallel
     from rlhf.algos.sft import sft_loss
+    from rlhf.config import ParallelConfig
     from rlhf.device import device, init_distributed
     from rlhf.models import load_policy
 
@@ -56,7 +57,7 @@ def worker(args: argparse.Namespace) -> None:
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32).train()
     else:
         model = load_policy(args.model).train()
-    parallel.wrap(model, model, strategy=args.strategy, device=device(), world=world, bf16=False)
+    parallel.wrap(model, model, ParallelConfig(strategy=args.strategy), device=device(), world=world, bf16=False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     vocab = model.config.vocab_size
     times = []

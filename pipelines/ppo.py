@@ -5,7 +5,7 @@ concurrently (reward-scoring, reference-kl) -> own forward for old log-probs and
 KL rewards, GAE, whitening -> PPO epochs over minibatches (+ ptx rows) -> rank 0 pushes weights.
 Runs alone or under torchrun (RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT), one process per GPU:
 gloo on CPU and nccl on GPU, prompts sharded by rank, policy and value model each trained with DDP or
-FSDP2 (`ppo.strategy`). Every rank takes part in gathering the weights for a push or the final save;
+FSDP2 (`ppo.parallel.strategy`). Every rank takes part in gathering the weights for a push or the final save;
 rank 0 streams them. Checkpoints are torch.distributed.checkpoint (DCP) directories in the store.
 """
 
@@ -139,11 +139,8 @@ class Trainer:
     def __init__(self, config: Config):
         self.config = config
         self.cfg = cfg = config.ppo
-        parallel.check_options("ppo", cfg.strategy, cfg.gradient_accumulation_steps)
         self.rank, self.world = init_distributed()
         self.device = device()
-        if cfg.push_dtype not in ("bfloat16", "float32"):
-            raise ValueError(f"ppo.push_dtype: {cfg.push_dtype!r} is not bfloat16 or float32")
         if cfg.prompts_per_step % self.world:
             raise ValueError(f"ppo.prompts_per_step={cfg.prompts_per_step} must divide evenly across "
                              f"{self.world} workers")
@@ -156,13 +153,12 @@ class Trainer:
         self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
         # the policy. Under FSDP2 the wrappers are the roots, so self.logprobs is sharded as well.
-        options = dict(strategy=cfg.strategy, device=self.device, world=self.world, bf16=cfg.bf16_autocast,
-                       cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
-        self.policy_ddp = parallel.wrap(self.logprobs, self.policy, **options)
-        self.value_ddp = parallel.wrap(self.values, self.value_model, **options)
+        options = dict(device=self.device, world=self.world, bf16=cfg.bf16_autocast)
+        self.policy_ddp = parallel.wrap(self.logprobs, self.policy, cfg.parallel, **options)
+        self.value_ddp = parallel.wrap(self.values, self.value_model, cfg.parallel, **options)
         for name, model in (("policy", self.policy), ("value model", self.value_model)):
             local, total = parallel.held_parameters(model)
-            print(f"ppo: rank {self.rank} of {self.world} ({cfg.strategy}) holds {local} of {total} {name} parameters",
+            print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} parameters",
                   flush=True)
         self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
         self.value_opt = torch.optim.AdamW(self.value_model.parameters(), lr=cfg.value_learning_rate,
@@ -365,7 +361,7 @@ class Trainer:
                 ptx = self.ptx_rows(cfg.ptx_batch_size) if cfg.ptx_coef > 0 else None
                 # Micro-batches of gradient accumulation: every rank has the same number of rows, so
                 # the same number of forwards (FSDP2 gathers in each).
-                micro = [part.tolist() for part in np.array_split(minibatch, cfg.gradient_accumulation_steps)
+                micro = [part.tolist() for part in np.array_split(minibatch, cfg.parallel.gradient_accumulation_steps)
                          if len(part)]
                 ptx_parts = np.array_split(np.arange(len(ptx.sequences) if ptx else 0), len(micro))
                 for i, idx in enumerate(micro):

@@ -5,7 +5,7 @@ C(K,2) pairs contributes -log sigmoid(r_w - r_l), weighted 1/C(K,2) (InstructGPT
 After training the scores are shifted so that SFT demonstrations score mean 0.
 
 Runs alone or under torchrun like SFT (`pipelines.sft`): each rank scores its share of a step's
-prompts, in `gradient_accumulation_steps` micro-batches, weighted so every world size computes the
+prompts, in `parallel.gradient_accumulation_steps` micro-batches, weighted so every world size computes the
 single-process gradient. Every rank evaluates the held-out set and the demonstrations whole (a
 sharded model needs every rank in every forward); only rank 0 logs and writes.
 """
@@ -88,7 +88,6 @@ def evaluate_accuracy(model, groups: list[Group], bf16: bool, batch: int = 8) ->
 
 def train_rm(config: Config) -> Path:
     cfg = config.rm
-    parallel.check_options("rm", cfg.strategy, cfg.gradient_accumulation_steps)
     rank, world = init_distributed()
     here = device()
     seed_everything(cfg.seed)
@@ -96,10 +95,9 @@ def train_rm(config: Config) -> Path:
     tokenizer = load_tokenizer(init)
     model = load_reward_model(init).train()
     scorer = SequenceScores(model, here)
-    module = parallel.wrap(scorer, model, strategy=cfg.strategy, device=here, world=world, bf16=cfg.bf16_autocast,
-                           cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
+    module = parallel.wrap(scorer, model, cfg.parallel, device=here, world=world, bf16=cfg.bf16_autocast)
     local, total = parallel.held_parameters(model)
-    print(f"rm: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
+    print(f"rm: rank {rank} of {world} ({cfg.parallel.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
         groups, heldout, demo_groups = (
             comparison_groups(tokenizer, store.read_records(record_set), record_set, cfg.max_length,
@@ -115,7 +113,7 @@ def train_rm(config: Config) -> Path:
     progress = tqdm(batches, desc="rm", unit="step", disable=rank != 0)
     for step, indices in enumerate(progress):
         start = time.perf_counter()
-        micro = my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "rm.prompts_per_batch")
+        micro = my_micro_batches(indices, rank, world, cfg.parallel.gradient_accumulation_steps, "rm.prompts_per_batch")
         loss_sum = accuracy_sum = 0.0
         for i, part in enumerate(micro):
             chunk = [groups[j] for j in part]

@@ -1,7 +1,7 @@
 """`rlhf train sft`: supervised fine-tuning on labeler demonstrations, loss on completion tokens only.
 
 Runs alone or under torchrun (one process per GPU): every optimizer step takes one global batch of
-`sft.batch_size` demonstrations, each rank its share in `gradient_accumulation_steps` micro-batches;
+`sft.batch_size` demonstrations, each rank its share in `parallel.gradient_accumulation_steps` micro-batches;
 the loss is normalised by the global batch's token count, so any world size computes the
 single-process gradient. Only rank 0 logs and writes the model.
 """
@@ -66,17 +66,15 @@ def my_micro_batches(indices: np.ndarray, rank: int, world: int, accumulation: i
 
 def train_sft(config: Config) -> Path:
     cfg = config.sft
-    parallel.check_options("sft", cfg.strategy, cfg.gradient_accumulation_steps)
     rank, world = init_distributed()
     here = device()
     seed_everything(cfg.seed)
     base = resolve_model(cfg.base_model)
     tokenizer = load_tokenizer(base)
     model = load_policy(base).train()
-    module = parallel.wrap(model, model, strategy=cfg.strategy, device=here, world=world, bf16=cfg.bf16_autocast,
-                           cpu_offload=cfg.cpu_offload, activation_checkpointing=cfg.activation_checkpointing)
+    module = parallel.wrap(model, model, cfg.parallel, device=here, world=world, bf16=cfg.bf16_autocast)
     local, total = parallel.held_parameters(model)
-    print(f"sft: rank {rank} of {world} ({cfg.strategy}) holds {local} of {total} parameters", flush=True)
+    print(f"sft: rank {rank} of {world} ({cfg.parallel.strategy}) holds {local} of {total} parameters", flush=True)
     with data_store(config) as store:
         records = store.read_records(cfg.demonstrations)
     if not records:
@@ -96,7 +94,7 @@ def train_sft(config: Config) -> Path:
     for step, indices in enumerate(progress):
         start = time.perf_counter()
         micro = [collate([examples[i] for i in part], tokenizer.pad_token_id)
-                 for part in my_micro_batches(indices, rank, world, cfg.gradient_accumulation_steps, "sft.batch_size")]
+                 for part in my_micro_batches(indices, rank, world, cfg.parallel.gradient_accumulation_steps, "sft.batch_size")]
         # Every completion token of the global batch weighs the same: each micro-batch's NLL sum is
         # divided by the global token count (times world, since the gradient reduction averages).
         targets = parallel.all_sum(sum(batch["loss_mask"][:, 1:].sum() for batch in micro))

@@ -203,6 +203,25 @@ class RewardServingConfig:
 
 
 @dataclass
+class ParallelConfig:
+    """How the processes torchrun starts (one per GPU) share a training stage's model:
+    `sft.parallel`, `rm.parallel`, `ppo.parallel`."""
+
+    strategy: Literal["ddp", "fsdp"] = "ddp"
+    """"ddp": every rank holds the whole model and its AdamW state (16 bytes per parameter); "fsdp":
+    PyTorch FSDP2, each rank holds 1/world of every parameter, gradient and optimizer state (bf16
+    compute with fp32 master weights on GPUs)."""
+    cpu_offload: bool = False
+    """With strategy "fsdp" on GPUs: keep parameter shards, gradients and optimizer state in host memory."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
+    gradient_accumulation_steps: PositiveInt = 1
+    """Micro-batches per optimizer step: each rank's share of a batch (SFT demonstrations, RM prompts,
+    a PPO minibatch and its ptx rows) is split into this many forward/backward passes (the same
+    result, less activation memory)."""
+
+
+@dataclass
 class SFTConfig:
     """Supervised fine-tuning on labeler demonstrations (`rlhf train sft`)."""
 
@@ -232,17 +251,9 @@ class SFTConfig:
     skip_overlength: bool = False
     """Demonstrations longer than max_length (formatted prompt + completion + EOS) are an error
     naming the set and line, checked before training; true skips and counts them instead."""
-    strategy: Literal["ddp", "fsdp"] = "ddp"
-    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
-    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
-    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
-    cpu_offload: bool = False
-    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
-    activation_checkpointing: bool = False
-    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
-    gradient_accumulation_steps: PositiveInt = 1
-    """Micro-batches per optimizer step: each rank's share of a batch is split into this many
-    forward/backward passes (same result, less activation memory)."""
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    """How the processes torchrun starts share the model (strategy, offload, checkpointing,
+    accumulation)."""
 
 
 @dataclass
@@ -279,17 +290,9 @@ class RMConfig:
     skip_overlength: bool = False
     """A comparison (or demonstration, for the shift) with a pair longer than max_length is an error
     naming the set and line, checked before training; true skips and counts them instead."""
-    strategy: Literal["ddp", "fsdp"] = "ddp"
-    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
-    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
-    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
-    cpu_offload: bool = False
-    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
-    activation_checkpointing: bool = False
-    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
-    gradient_accumulation_steps: PositiveInt = 1
-    """Micro-batches per optimizer step: each rank's share of a batch's prompts is split into this many
-    forward/backward passes (same result, less activation memory)."""
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    """How the processes torchrun starts share the model (strategy, offload, checkpointing,
+    accumulation)."""
 
 
 @dataclass
@@ -375,17 +378,9 @@ class PPOConfig:
     under bf16 autocast the trainer's own matmuls see the weights in bf16 too; "float32" is exact."""
     metrics_port: MetricsPort = -1
     """Prometheus port of the trainer (rank 0); -1 disables."""
-    strategy: Literal["ddp", "fsdp"] = "ddp"
-    """How the processes torchrun starts share the model: "ddp" (every rank holds the whole model and
-    its AdamW state, 16 bytes per parameter) or "fsdp" (PyTorch FSDP2: each rank holds 1/world of
-    every parameter, gradient and optimizer state; bf16 compute with fp32 master weights on GPUs)."""
-    cpu_offload: bool = False
-    """With strategy "fsdp": keep parameter shards, gradients and optimizer state in host memory."""
-    activation_checkpointing: bool = False
-    """Recompute each decoder layer's activations in the backward pass instead of storing them."""
-    gradient_accumulation_steps: PositiveInt = 1
-    """Micro-batches per optimizer step: each rank's share of each PPO minibatch (and its ptx rows) is
-    split into this many forward/backward passes (same result, less activation memory)."""
+    parallel: ParallelConfig = field(default_factory=ParallelConfig)
+    """How the processes torchrun starts share the model (strategy, offload, checkpointing,
+    accumulation)."""
 
 
 @dataclass

@@ -24,17 +24,7 @@ from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from rlhf.atomic import write_dir
-
-STRATEGIES = ("ddp", "fsdp")
-
-
-def check_options(section: str, strategy: str, gradient_accumulation_steps: int) -> None:
-    """Raises ValueError naming the config field when a training option is not valid."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"{section}.strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if gradient_accumulation_steps < 1:
-        raise ValueError(f"{section}.gradient_accumulation_steps: must be >= 1, got {gradient_accumulation_steps}")
-
+from rlhf.config import ParallelConfig
 
 def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     """The transformer blocks: the modules Hugging Face never splits across devices (`_no_split_modules`,
@@ -43,31 +33,31 @@ def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     return [m for m in model.modules() if type(m).__name__ in names]
 
 
-def wrap(module: torch.nn.Module, model: torch.nn.Module, *, strategy: str, device: torch.device, world: int,
-         bf16: bool = True, cpu_offload: bool = False, activation_checkpointing: bool = False) -> torch.nn.Module:
+def wrap(module: torch.nn.Module, model: torch.nn.Module, options: ParallelConfig, *, device: torch.device,
+         world: int, bf16: bool = True) -> torch.nn.Module:
     """Places `model` and returns the module to call for training forwards.
 
     `module` is what the stage calls (the model itself, or a small nn.Module around it whose forward
     runs it): DDP wraps it, FSDP2 makes it the root, so every call goes through the root's hooks.
     FSDP2 shards each decoder layer, then the root (embeddings, final norm, heads: tied weights stay
     in one unit); on CUDA with `bf16` it all-gathers bf16 parameters and reduces gradients in fp32
-    while the sharded master weights and AdamW state stay fp32. `cpu_offload` keeps the shards,
+    while the sharded master weights and AdamW state stay fp32. `options.cpu_offload` keeps the shards,
     their gradients and the optimizer state in host memory (FSDP2 moves each layer to the GPU for
     its compute; on a CPU-only machine it changes nothing). A single process (world 1) trains the
     model as it is, whatever the strategy."""
-    if activation_checkpointing:
+    if options.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    if world == 1 or strategy == "ddp":
+    if world == 1 or options.strategy == "ddp":
         model.to(device)
     if world == 1:
         return module
-    if strategy == "ddp":
+    if options.strategy == "ddp":
         return DDP(module, device_ids=[device.index] if device.type == "cuda" else None)
     on_gpu = device.type == "cuda"
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if on_gpu and bf16 \
         else MixedPrecisionPolicy()
     # Without a GPU the shards already live in host memory (and pinning needs an accelerator).
-    offload = CPUOffloadPolicy() if cpu_offload and on_gpu else OffloadPolicy()
+    offload = CPUOffloadPolicy() if options.cpu_offload and on_gpu else OffloadPolicy()
     # reshard_after_forward everywhere, the root too: after any forward (a no-grad one included)
     # every rank holds only its shards, and state_dict() always sees DTensors.
     for layer in decoder_layers(model):

@@ -9,6 +9,7 @@ import re
 import torch
 
 from rlhf.clients.policy_inference import PolicyInferenceClient
+from rlhf.config import ParallelConfig
 from rlhf.models import load_policy, weights_revision
 from tests.distributed.launch import torchrun
 from tests.integration.stack import tiny_ppo
@@ -23,7 +24,7 @@ def test_step_0_push_from_fsdp_serves_the_unsharded_weights_like_ddp(stack, tiny
         assert client.info().revision != unsharded
         # steps=0: the trainer starts, pushes its policy (float32: the revision is of exact weights) and ends.
         config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "fsdp", steps=0, run_name="push-fsdp",
-                          strategy="fsdp", push_dtype="float32")
+                          parallel=ParallelConfig(strategy="fsdp"), push_dtype="float32")
         stdout = torchrun("ppo", config, tmp_path)
         assert client.info().revision == unsharded
         # Every rank computed the same revision from the shards it gathered.
@@ -36,7 +37,7 @@ def test_step_0_push_from_fsdp_serves_the_unsharded_weights_like_ddp(stack, tiny
         client.update_weights(other)
         assert client.info().revision != unsharded
         config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "ddp", steps=0, run_name="push-ddp",
-                          strategy="ddp", push_dtype="float32")
+                          parallel=ParallelConfig(strategy="ddp"), push_dtype="float32")
         stdout = torchrun("ppo", config, tmp_path)
         assert client.info().revision == unsharded
         assert sorted(re.findall(r"ppo: rank (\d) policy revision ([0-9a-f]{16})", stdout)) == revisions

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from pipelines.ppo import train_ppo
 from rlhf.clients.data_store import DataStoreClient
+from rlhf.config import ParallelConfig
 from tests.distributed.launch import assert_sharded, torchrun
 from tests.integration.stack import tiny_ppo
 
@@ -22,7 +23,7 @@ def ppo_config(stack, tiny_models, out, **overrides):
     the rank or request it is in; every completion is max_new_tokens long (asserted below), so a
     rank's token mean is the global one's half and 2 ranks x 2 rows is one minibatch of 4."""
     return tiny_ppo(copy.deepcopy(stack), tiny_models, out, temperature=0.0, push_dtype="float32",
-                    bf16_autocast=False, strategy="fsdp", **overrides)
+                    bf16_autocast=False, parallel=ParallelConfig(strategy="fsdp"), **overrides)
 
 
 def rows(out) -> list[dict]:

@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 from pipelines.rm import train_rm
 from rlhf.clients.data_store import DataStoreClient
+from rlhf.config import ParallelConfig
 from tests.distributed.launch import assert_sharded, torchrun
 from tests.integration.stack import PROMPTS
 
@@ -41,12 +42,13 @@ def test_fsdp_on_two_ranks_follows_the_single_process_run(stack, tiny_models, tm
         store.put_records("comparisons/dist", "comparisons", COMPARISONS)
     train_rm(rm_config(stack, tiny_models, tmp_path / "single"))
     # Each rank takes 2 of the 4 prompts of a step (all K completions of a prompt together), 1 per micro-batch.
-    stdout = torchrun("rm", rm_config(stack, tiny_models, tmp_path / "fsdp", strategy="fsdp",
-                                      gradient_accumulation_steps=2), tmp_path)
+    stdout = torchrun("rm", rm_config(stack, tiny_models, tmp_path / "fsdp",
+                                      parallel=ParallelConfig(strategy="fsdp", gradient_accumulation_steps=2)), tmp_path)
     assert_sharded(stdout, "rm")
 
     # DDP too: gradients of the first micro-batch stay local (no_sync), the last one reduces them.
-    torchrun("rm", rm_config(stack, tiny_models, tmp_path / "ddp", strategy="ddp", gradient_accumulation_steps=2),
+    torchrun("rm", rm_config(stack, tiny_models, tmp_path / "ddp",
+                               parallel=ParallelConfig(strategy="ddp", gradient_accumulation_steps=2)),
              tmp_path)
 
     single = rows(tmp_path / "single")

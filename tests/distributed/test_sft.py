@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from pipelines.sft import train_sft
+from rlhf.config import ParallelConfig
 from tests.distributed.launch import assert_sharded, torchrun
 
 
@@ -32,8 +33,8 @@ def test_fsdp_on_two_ranks_follows_the_single_process_run(stack, tiny_models, tm
     train_sft(sft_config(stack, tiny_models, tmp_path / "single"))
     # Each rank takes 2 of the 4 demonstrations of a step, in 2 micro-batches of 1, recomputing
     # each layer's activations in the backward pass (the same operations: the same numbers).
-    stdout = torchrun("sft", sft_config(stack, tiny_models, tmp_path / "fsdp", strategy="fsdp",
-                                        gradient_accumulation_steps=2, activation_checkpointing=True), tmp_path)
+    stdout = torchrun("sft", sft_config(stack, tiny_models, tmp_path / "fsdp", parallel=ParallelConfig(
+        strategy="fsdp", gradient_accumulation_steps=2, activation_checkpointing=True)), tmp_path)
     assert_sharded(stdout, "sft")
 
     single, sharded = losses(tmp_path / "single"), losses(tmp_path / "fsdp")
