@@ -15,12 +15,11 @@ from typing import Any, Callable, Sequence
 import grpc
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from rlhf.config import Config, ConfigError, ServiceConfig
 from rlhf.device import device
 from rlhf.models import format_prompt, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, score_sequences, tokenize_texts
 from rlhf.proto.v1 import common_pb2, reward_scoring_pb2, reward_scoring_pb2_grpc
-from services.runtime import TOKENS, Batcher, InvalidArgument, Service, check_sizes, model_info, off_loop
+from services.runtime import TOKENS, Batcher, InvalidArgument, check_sizes, model_info, off_loop
 
 SERVICE = "reward-scoring"
 

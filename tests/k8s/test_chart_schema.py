@@ -3,8 +3,6 @@ and keeps the rlhf config sections it types in step with rlhf/config.py."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 import chartlib
