@@ -12,7 +12,7 @@ VLLM_PY := $(VLLM_VENV)/bin/python
 VLLM_STAMP := $(VLLM_VENV)/.installed
 # What policy-inference needs besides vllm (and the tests: pytest, the demo GGUF for the tokenizer).
 VLLM_DEPS := grpcio grpcio-health-checking grpcio-reflection protobuf prometheus-client minio pyyaml \
-	safetensors numpy tqdm gguf accelerate pytest pytest-timeout
+	safetensors numpy tqdm gguf accelerate peft pytest pytest-timeout
 
 .PHONY: install vllm-env test protos pipeline chart-schema demo demo-seeds bench bench-rollout image image-cpu image-vllm clean
 
@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(PY) bench/ppo_step.py
 	$(PY) bench/reward_service.py
 	$(PY) bench/sharding.py
+	$(PY) bench/weight_sync.py
 
 # Generate tokens/s, engine vllm vs hf, on SmolLM2-135M (both engines run in the vLLM environment).
 bench-rollout: $(VLLM_STAMP)

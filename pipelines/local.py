@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from pipelines.processes import Supervisor, start_service
-from rlhf.config import Config, to_dict
+from rlhf.config import VLLM_LORA_RANKS, Config, to_dict
 
 # `rlhf run --preset NAME`: config overrides applied before the user's --set. "tiny" runs the whole
 # loop on random 2-layer models in about a minute, to try a data set before the real run.
@@ -92,6 +92,18 @@ def point_latest(run_dir: Path) -> None:
         tmp.replace(latest)
 
 
+def policy_engine(config: Config) -> list[str]:
+    """policy-inference's engine flags from the config: `--engine`, and for vLLM the LoRA rank to set
+    memory aside for (`max_lora_rank`, else the smallest vLLM takes that holds `ppo.lora.rank`)."""
+    serving = config.services.policy_inference
+    if serving.engine != "vllm":
+        return ["--engine", serving.engine]
+    rank = serving.max_lora_rank
+    if not rank and config.ppo.lora.rank:
+        rank = next((r for r in VLLM_LORA_RANKS if r >= config.ppo.lora.rank), 0)
+    return ["--engine", "vllm", *(["--max-lora-rank", str(rank)] if rank else [])]
+
+
 def run_local(config: Config, preset: str = "") -> Path:
     run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
     config.run.run_id = run_id
@@ -140,7 +152,7 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
             import_data(store, config.run.data)
             check_label_source(config, store)  # before any model loads
         sft_dir = stage("sft", train_sft, config)
-        serve("policy_inference", "--model", str(sft_dir))
+        serve("policy_inference", "--model", str(sft_dir), *policy_engine(config))
         serve("reference_kl", "--model", str(sft_dir))
         stage("label", label, config)
         rm_dir = stage("rm", train_rm, config)

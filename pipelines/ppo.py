@@ -37,7 +37,7 @@ from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import load_policy, load_reward_model, load_tokenizer, token_scores, tokenizer_fingerprint
+from rlhf.models import load_policy, load_reward_model, load_tokenizer, lora, token_scores, tokenizer_fingerprint
 from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
 
 
@@ -149,6 +149,9 @@ class Trainer:
         self.tokenizer = load_tokenizer(init)
         self.policy = load_policy(init).train()
         self.value_model = load_reward_model(resolve_model(cfg.value_model)).train()
+        if cfg.lora.rank:  # adapters on both; the value head ("score") trains whole
+            lora.add_adapters(self.policy, cfg.lora)
+            lora.add_adapters(self.value_model, cfg.lora, trainable=["score"])
         self.logprobs = CompletionLogprobs(self.policy, self.device)
         self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
@@ -156,13 +159,16 @@ class Trainer:
         options = dict(device=self.device, world=self.world, bf16=cfg.bf16_autocast)
         self.policy_ddp = parallel.wrap(self.logprobs, self.policy, cfg.parallel, **options)
         self.value_ddp = parallel.wrap(self.values, self.value_model, cfg.parallel, **options)
+        # The base the adapters apply to, as policy-inference hashes it (GetInfo's revision).
+        self.base_revision = parallel.revision(self.policy, "base") if cfg.lora.rank else ""
         for name, model in (("policy", self.policy), ("value model", self.value_model)):
             local, total = parallel.held_parameters(model)
             print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} parameters",
                   flush=True)
-        self.policy_opt = torch.optim.AdamW(self.policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
-        self.value_opt = torch.optim.AdamW(self.value_model.parameters(), lr=cfg.value_learning_rate,
-                                           weight_decay=0.0)
+        self.policy_opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad],
+                                            lr=cfg.learning_rate, weight_decay=0.0)
+        self.value_opt = torch.optim.AdamW([p for p in self.value_model.parameters() if p.requires_grad],
+                                           lr=cfg.value_learning_rate, weight_decay=0.0)
         self.kl_ctl = (algo.AdaptiveKLController(cfg.kl_coef, cfg.kl_target, cfg.kl_horizon) if cfg.adaptive_kl
                        else algo.FixedKLController(cfg.kl_coef))
         self.store = data_store(config)
@@ -197,24 +203,54 @@ class Trainer:
     def push_weights(self) -> int:
         """Every rank gathers the policy one weight at a time; rank 0 writes each into a safetensors
         file as it comes and streams the file to policy-inference, so no rank holds the whole model
-        (sharded) or a second copy of it (bytes). Every rank gets the version it installed (a
-        broadcast), so the next rollout uses it and every rank can check it."""
-        version = 0
+        (sharded) or a second copy of it (bytes). With LoRA only the adapters go (peft's format),
+        which policy-inference applies to its base; when its base is not this trainer's (another
+        trainer pushed whole weights, or it serves another model), the base goes whole first. Every
+        rank gets the version installed (a broadcast), so the next rollout uses it and every rank
+        can check it."""
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "policy.safetensors" if self.rank == 0 else None
-            parallel.write_safetensors(path, self.policy, getattr(torch, self.cfg.push_dtype))
-            if self.rank == 0:
-                version = self.policy_client.update_weights(path)
+            if not self.cfg.lora.rank:
+                self.version = self._push(Path(tmp), "model")
+                return self.version
+            version = self._push(Path(tmp), "adapter")
+            if version < 0:
+                self._push(Path(tmp), "base")
+                version = self._push(Path(tmp), "adapter")
+            if version < 0:
+                raise RuntimeError("ppo: policy-inference refused the adapter for another base right after "
+                                   "receiving the base; is another trainer pushing to it?")
+        self.version = version
+        return version
+
+    def _push(self, tmp: Path, part: parallel.Part) -> int:
+        """Pushes one part of the policy (`parallel.part_weights`); the base goes in fp32, so the
+        service's base has exactly the revision the adapters were trained on. Returns the version
+        installed, on every rank; -1 when policy-inference refused an adapter for another base."""
+        path = tmp / f"{part}.safetensors" if self.rank == 0 else None
+        dtype = None if part == "base" else getattr(torch, self.cfg.push_dtype)
+        parallel.write_safetensors(path, self.policy, dtype, part=part)
+        version = 0
+        if self.rank == 0:
+            adapter = dict(adapter_config=lora.adapter_config(self.cfg.lora), base_revision=self.base_revision) \
+                if part == "adapter" else {}
+            try:
+                version = self.policy_client.update_weights(path, **adapter)
+            except ServiceError as exc:
+                if not (adapter and exc.code == grpc.StatusCode.FAILED_PRECONDITION
+                        and "header.base_revision" in exc.details):
+                    raise
+                print(f"ppo: {exc.details}; pushing the base whole ({self.base_revision})", flush=True)
+                version = -1
         if self.world > 1:
             shared = torch.tensor([version], dtype=torch.int64)
             dist.broadcast(shared, 0)
             version = int(shared.item())
-        self.version = version
         return version
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def checkpoint_parts(self) -> dict:
         # The unwrapped models: their parameter names do not depend on DDP / FSDP2 / world size.
+        # Only trainable weights are saved: with LoRA, the adapters, the value head and their state.
         return {"policy": (self.policy, self.policy_opt), "value": (self.value_model, self.value_opt)}
 
     def save_checkpoint(self) -> None:
@@ -478,7 +514,14 @@ class Trainer:
         # Every rank prints its weights' digest: DDP replicas that drifted apart show up here (FSDP2
         # ranks compute it from the same gathered weights).
         print(f"ppo: rank {self.rank} policy revision {parallel.revision(self.policy)}", flush=True)
-        parallel.save_pretrained(self.output, self.policy.eval(), self.tokenizer, self.rank)
+        parallel.save_pretrained(self.output, self.policy.eval(), self.tokenizer, self.rank)  # LoRA: merged
+        if self.cfg.lora.rank:  # and the adapter alone, as peft saves it
+            adapter = self.output / "adapter"
+            if self.rank == 0:
+                adapter.mkdir(exist_ok=True)
+                (adapter / "adapter_config.json").write_text(lora.adapter_config(self.cfg.lora))
+            parallel.write_safetensors(adapter / "adapter_model.safetensors" if self.rank == 0 else None,
+                                       self.policy, part="adapter")
         if self.rank == 0:
             print(f"ppo: wrote {self.output} after {self.step} steps", flush=True)
             if cfg.output_uri:

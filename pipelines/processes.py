@@ -5,6 +5,7 @@ them all on SIGTERM); `start_service` starts one as `rlhf run` and `rlhf pipelin
 from __future__ import annotations
 
 import _thread
+import importlib.util
 import os
 import signal
 import subprocess
@@ -13,6 +14,9 @@ import threading
 from pathlib import Path
 
 from rlhf.listening import parse_listening
+
+VLLM_PYTHON = Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
+"""The vLLM environment's interpreter (`make vllm-env`), which `--engine vllm` services run in."""
 
 
 class ServiceProcess:
@@ -24,10 +28,10 @@ class ServiceProcess:
     """
 
     def __init__(self, name: str, *args: str, env: dict | None = None, timeout: float = 300,
-                 log_path: Path | None = None, port: int = 0):
+                 log_path: Path | None = None, port: int = 0, python: str = sys.executable):
         self.name = name
-        self.args, self.env, self.timeout = args, env, timeout
-        cmd = [sys.executable, "-m", "pipelines.cli", "serve", name, "--port", str(port), "--metrics-port", "0", *args]
+        self.args, self.env, self.timeout, self.python = args, env, timeout, python
+        cmd = [python, "-m", "pipelines.cli", "serve", name, "--port", str(port), "--metrics-port", "0", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         self.lines: list[str] = []
@@ -74,7 +78,7 @@ class ServiceProcess:
         """The same service started again on the same port, so its callers find it where it was."""
         self._reader.join(5)
         return ServiceProcess(self.name, *self.args, env=self.env, timeout=self.timeout, log_path=self.log_path,
-                              port=self.port)
+                              port=self.port, python=self.python)
 
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM (the server drains in-flight calls), SIGKILL after `timeout`; returns the exit code."""
@@ -159,7 +163,12 @@ TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}
 
 
 def start_service(section: str, *args: str, log_path: Path | None = None, timeout: float = 300) -> ServiceProcess:
-    """The service of config section `section` on 127.0.0.1 (a free port), as this machine runs it."""
+    """The service of config section `section` on 127.0.0.1 (a free port), as this machine runs it:
+    `--engine vllm` runs in the vLLM environment (`make vllm-env`) when this one has no vllm."""
     threads = ["--torch-threads", str(TORCH_THREADS[section])] if section in TORCH_THREADS else []
+    python = sys.executable
+    if "--engine" in args and args[args.index("--engine") + 1] == "vllm" and not importlib.util.find_spec("vllm") \
+            and VLLM_PYTHON.exists():
+        python = str(VLLM_PYTHON)
     return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, *threads, log_path=log_path,
-                          timeout=timeout)
+                          timeout=timeout, python=python)

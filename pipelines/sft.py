@@ -23,7 +23,7 @@ from rlhf.algos.sft import sft_loss
 from rlhf.config import Config
 from rlhf.data.records import split_demonstration
 from rlhf.device import autocast, close_distributed, device, init_distributed
-from rlhf.models import load_policy, load_tokenizer
+from rlhf.models import load_policy, load_tokenizer, lora
 from rlhf.models.scoring import instruction_ids
 
 
@@ -72,6 +72,8 @@ def train_sft(config: Config) -> Path:
     base = resolve_model(cfg.base_model)
     tokenizer = load_tokenizer(base)
     model = load_policy(base).train()
+    if cfg.lora.rank:
+        lora.add_adapters(model, cfg.lora)
     module = parallel.wrap(model, model, cfg.parallel, device=here, world=world, bf16=cfg.bf16_autocast)
     local, total = parallel.held_parameters(model)
     print(f"sft: rank {rank} of {world} ({cfg.parallel.strategy}) holds {local} of {total} parameters", flush=True)
@@ -84,7 +86,8 @@ def train_sft(config: Config) -> Path:
                              cfg.skip_overlength)
     examples = [examples[i] for i in keep]
     batches = epoch_batches(len(examples), cfg.batch_size, cfg.epochs, cfg.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
+                                  weight_decay=0.0)
     warmup = max(1, len(batches) // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     output = Path(cfg.output_dir)
@@ -116,7 +119,7 @@ def train_sft(config: Config) -> Path:
             progress.set_postfix(loss=f"{loss:.3f}")
             log.write(step=step, loss=loss, grad_norm=grad_norm, lr=schedule.get_last_lr()[0],
                       tokens=int(sum(len(examples[i][0]) for i in indices)), step_seconds=time.perf_counter() - start)
-    parallel.save_pretrained(output, model.eval(), tokenizer, rank)
+    parallel.save_pretrained(output, model.eval(), tokenizer, rank)  # with LoRA: the adapters merged in
     if rank == 0:
         publish(output, cfg.output_uri, "sft")
         print(f"sft: wrote {output} ({len(batches)} steps over {len(examples)} demonstrations)", flush=True)

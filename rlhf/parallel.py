@@ -13,18 +13,19 @@ import json
 import struct
 from collections import Counter
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Literal
 
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 from torch.distributed.fsdp import CPUOffloadPolicy, FSDPModule, MixedPrecisionPolicy, OffloadPolicy, fully_shard
 from torch.distributed.tensor import DTensor
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from rlhf.atomic import write_dir
 from rlhf.config import ParallelConfig
+from rlhf.models import lora
 
 def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     """The transformer blocks: the modules Hugging Face never splits across devices (`_no_split_modules`,
@@ -100,14 +101,18 @@ def clip_grad_norm(parameters, max_norm: float) -> float:
 
 # ---- whole weights from shards ---------------------------------------------------------------------
 
-def full_weights(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-    """Every state-dict entry of `model` as a whole tensor, one at a time, in state-dict order. A
-    sharded parameter is all-gathered, so every rank must iterate (collectives); no rank ever
-    holds more than one gathered weight, plus the first of a tied pair until its twin comes."""
+def full_weights(model: torch.nn.Module, keep: Callable[[str], bool] | None = None
+                 ) -> Iterator[tuple[str, torch.Tensor]]:
+    """Every state-dict entry of `model` (those `keep` accepts) as a whole tensor, one at a time,
+    in state-dict order. A sharded parameter is all-gathered, so every rank must iterate
+    (collectives); no rank ever holds more than one gathered weight, plus the first of a tied pair
+    until its twin comes."""
     owner = {name: id(p) for name, p in model.named_parameters(remove_duplicate=False)}
     names = Counter(owner.values())
     tied: dict[int, torch.Tensor] = {}
     for name, tensor in model.state_dict().items():
+        if keep is not None and not keep(name):
+            continue
         key = owner.get(name)
         if key in tied:
             yield name, tied.pop(key)
@@ -116,6 +121,23 @@ def full_weights(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
         if names.get(key, 1) > 1:
             tied[key] = whole
         yield name, whole
+
+
+Part = Literal["model", "adapter", "base"]
+
+
+def part_weights(model: torch.nn.Module, part: Part = "model") -> Iterator[tuple[str, torch.Tensor]]:
+    """`full_weights` of one part of a model with LoRA adapters, under the names peft or the plain
+    model use: "model" the plain model with the adapters merged, "adapter" only the adapters
+    (peft's saved names), "base" the weights the adapters apply to. A model without adapters is
+    its own "model" and "base"."""
+    if part == "adapter":
+        return ((lora.wire_name(name), tensor) for name, tensor in full_weights(model, keep=lora.is_adapter))
+    if not lora.has_adapters(model):
+        return full_weights(model)
+    if part == "base":
+        return lora.base_weights(full_weights(model, keep=lambda name: not lora.is_adapter(name)))
+    return lora.merged_weights(full_weights(model), lora.scale(model))
 
 
 def weight_groups(model: torch.nn.Module) -> dict[str, list[str]]:
@@ -128,10 +150,11 @@ def weight_groups(model: torch.nn.Module) -> dict[str, list[str]]:
     return {names[0]: names for names in groups.values()}
 
 
-def revision(model: torch.nn.Module) -> str:
-    """`rlhf.models.weights_revision` of the whole model, computed from its shards (collective)."""
+def revision(model: torch.nn.Module, part: Part = "model") -> str:
+    """`rlhf.models.weights_revision` of the whole model (or the base of its adapters), computed from
+    its shards (collective)."""
     digest = hashlib.sha256()
-    for name, tensor in full_weights(model):
+    for name, tensor in part_weights(model, part):
         digest.update(name.encode())
         digest.update(memoryview(_bytes(tensor).numpy()))
     return digest.hexdigest()[:16]
@@ -146,32 +169,38 @@ def _bytes(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
 
 
-def write_safetensors(path: Path | None, model: torch.nn.Module, dtype: torch.dtype | None = None) -> None:
-    """Writes the model's weights as a safetensors file (tied weights once, under their first name;
+def write_safetensors(path: Path | None, model: torch.nn.Module, dtype: torch.dtype | None = None,
+                     part: Part = "model") -> None:
+    """Writes one part of the model's weights (`part_weights`: the plain model, the LoRA adapters
+    alone, or their base) as a safetensors file (tied weights once, under their first name;
     floating-point ones cast to `dtype` when given), gathering one weight at a time. Every rank
     calls it (the gathers are collectives); only the rank given a `path` writes. The header comes
     from the weights' global shapes, so the file is written front to back as weights arrive."""
     state = model.state_dict()
-    groups = weight_groups(model)
 
     def out_dtype(tensor: torch.Tensor) -> torch.dtype:
         return dtype if dtype is not None and tensor.is_floating_point() else tensor.dtype
 
+    if part == "adapter":
+        names = {name: lora.wire_name(name) for name in state if lora.is_adapter(name)}
+    else:
+        names = {name: lora.export_name(name) for name in weight_groups(model) if not lora.is_adapter(name)}
     header: dict[str, object] = {"__metadata__": {"format": "pt"}}
     offset = 0
-    for name in groups:
+    for name, out_name in names.items():
         tensor = state[name]
         size = tensor.numel() * torch.empty((), dtype=out_dtype(tensor)).element_size()
-        header[name] = {"dtype": _SAFETENSORS_DTYPES[out_dtype(tensor)], "shape": list(tensor.shape),
-                        "data_offsets": [offset, offset + size]}
+        header[out_name] = {"dtype": _SAFETENSORS_DTYPES[out_dtype(tensor)], "shape": list(tensor.shape),
+                            "data_offsets": [offset, offset + size]}
         offset += size
+    written = set(names.values())
     encoded = json.dumps(header, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # the format pads the header to 8 bytes with spaces
     with open(path, "wb") if path is not None else contextlib.nullcontext() as f:
         if f is not None:
             f.write(struct.pack("<Q", len(encoded)) + encoded)
-        for name, tensor in full_weights(model):
-            if f is not None and name in groups:
+        for name, tensor in part_weights(model, part):
+            if f is not None and name in written:
                 f.write(memoryview(_bytes(tensor.to(out_dtype(tensor))).numpy()))
 
 
@@ -193,25 +222,33 @@ def save_pretrained(out: Path, model: torch.nn.Module, tokenizer, rank: int) -> 
 
 # ---- DCP checkpoints ------------------------------------------------------------------------------
 
+# Only what trains: a LoRA run's checkpoint holds its adapters (and heads) and their optimizer state,
+# not the frozen base it shares with the SFT model (strict=False: the frozen weights stay as loaded).
+_TRAINABLE = StateDictOptions(ignore_frozen_params=True, strict=False)
+
+
+def _trainable_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    model_state, optim_state = get_state_dict(model, optimizer, options=_TRAINABLE)
+    # ignore_frozen_params misses the second name of a tied frozen weight (lm_head of tied embeddings).
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if not parameter.requires_grad:
+            model_state.pop(name, None)
+    return {"model": model_state, "optim": optim_state}
+
+
 def save_state(directory: Path, parts: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]]) -> None:
     """Writes models and optimizers with torch.distributed.checkpoint: each rank writes its own
     shards (`__<rank>_*.distcp` in its own `directory`), rank 0 also the `.metadata` that maps them
     to global tensors, which is what lets a checkpoint load at another world size."""
-    state = {}
-    for key, (model, optimizer) in parts.items():
-        model_state, optim_state = get_state_dict(model, optimizer)
-        state[key] = {"model": model_state, "optim": optim_state}
+    state = {key: _trainable_state(model, optimizer) for key, (model, optimizer) in parts.items()}
     dcp.save(state, checkpoint_id=str(directory), no_dist=not dist.is_initialized())
 
 
 def load_state(directory: Path, parts: dict[str, tuple[torch.nn.Module, torch.optim.Optimizer]]) -> None:
     """Loads what `save_state` wrote (at any world size) into the models and optimizers in place;
     `directory` holds every rank's files and the `.metadata`."""
-    state = {}
-    for key, (model, optimizer) in parts.items():
-        model_state, optim_state = get_state_dict(model, optimizer)
-        state[key] = {"model": model_state, "optim": optim_state}
+    state = {key: _trainable_state(model, optimizer) for key, (model, optimizer) in parts.items()}
     dcp.load(state, checkpoint_id=str(directory), no_dist=not dist.is_initialized())
     for key, (model, optimizer) in parts.items():
         set_state_dict(model, optimizer, model_state_dict=state[key]["model"],
-                       optim_state_dict=state[key]["optim"])
+                       optim_state_dict=state[key]["optim"], options=_TRAINABLE)

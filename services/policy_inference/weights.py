@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from safetensors.torch import load
 
+from rlhf.models import lora
 from rlhf.models.weights import tied_groups
 
 
@@ -16,14 +17,25 @@ def payload_limit(model: torch.nn.Module) -> int:
     return sum(2 * t.numel() * t.element_size() for t in model.state_dict().values()) + (16 << 20)
 
 
+def _parse(payload: bytes) -> dict[str, torch.Tensor]:
+    try:
+        return load(payload)
+    except Exception as exc:  # safetensors raises its own error types for any malformed input
+        raise ValueError(f"not a safetensors payload: {exc}") from None
+
+
+def read_adapter(payload: bytes, model: torch.nn.Module, rank: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Parses a LoRA adapter payload (peft's adapter_model.safetensors) and checks it against
+    `model` (`rlhf.models.lora.check_adapter`): {weight name: (A, B)}; ValueError says what does
+    not fit."""
+    return lora.check_adapter(_parse(payload), model.state_dict(), rank)
+
+
 def read_weights(payload: bytes, model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parses `payload` and checks it holds every weight of `model` (each tied group under any of its
     names) with the model's shape and no unknown names. Returns one tensor per group, keyed by the
     group's first name. Raises ValueError saying what does not fit (non-finite values included)."""
-    try:
-        tensors = load(payload)
-    except Exception as exc:  # safetensors raises its own error types for any malformed input
-        raise ValueError(f"not a safetensors payload: {exc}") from None
+    tensors = _parse(payload)
     state = model.state_dict()
     unknown = sorted(set(tensors) - set(state))
     if unknown:

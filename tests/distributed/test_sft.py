@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from pipelines.sft import train_sft
-from rlhf.config import ParallelConfig
+from rlhf.config import LoraConfig, ParallelConfig
 from tests.distributed.launch import assert_sharded, torchrun
 
 
@@ -48,3 +48,20 @@ def test_fsdp_on_two_ranks_follows_the_single_process_run(stack, tiny_models, tm
     # AdamW moves an element by about lr * m / sqrt(v) whatever its gradient's scale, so where a
     # gradient is ~0 the rounding noise is amplified up to ~1e-5; a wrong gradient moves it by ~lr (1e-3).
     assert all(torch.allclose(a[k], b[k], atol=1e-4, rtol=0) for k in a)
+
+
+def test_lora_sft_trains_only_adapters_and_fsdp_follows_one_process(stack, tiny_models, tmp_path):
+    adapters = LoraConfig(rank=4, alpha=8.0)
+    train_sft(sft_config(stack, tiny_models, tmp_path / "single", lora=adapters))
+    torchrun("sft", sft_config(stack, tiny_models, tmp_path / "fsdp", lora=adapters,
+                               parallel=ParallelConfig(strategy="fsdp")), tmp_path)
+
+    single, sharded = losses(tmp_path / "single"), losses(tmp_path / "fsdp")
+    assert single[0] > single[-1], single  # the adapters learn
+    assert sharded == pytest.approx(single, abs=1e-4)
+    base = load_file(str(tiny_models["policy"] / "model.safetensors"))
+    a, b = load_file(str(tmp_path / "single" / "model.safetensors")), load_file(str(tmp_path / "fsdp" / "model.safetensors"))
+    assert a.keys() == b.keys() == base.keys()  # a plain model, adapters merged
+    assert all(torch.allclose(a[k], b[k], atol=1e-4, rtol=0) for k in a)
+    changed = {k for k in base if not torch.equal(a[k], base[k])}
+    assert changed and all(k.split(".")[-2] in adapters.target_modules for k in changed), sorted(changed)[:3]

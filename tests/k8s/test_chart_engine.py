@@ -47,3 +47,18 @@ def test_schema_refuses_an_unknown_engine():
     with pytest.raises(helm_python.HelmValuesError) as info:
         chartlib.chart().validate_schema({"services": {"policyInference": {"engine": "sglang"}}})
     assert "/services/policyInference/engine" in str(info.value)
+
+
+def max_lora_rank(objects: list[dict]) -> str | None:
+    args = policy_inference(objects)["args"]
+    return args[args.index("--max-lora-rank") + 1] if "--max-lora-rank" in args else None
+
+
+def test_vllm_sets_lora_memory_aside_for_the_rank_ppo_trains():
+    vllm = {"policyInference": {"engine": "vllm"}}
+    assert max_lora_rank(chartlib.render_values({"services": vllm})) is None  # no LoRA: none reserved
+    lora = {"config": {"ppo": {"lora": {"rank": 12}}}}
+    assert max_lora_rank(chartlib.render_values({"services": vllm, **lora})) == "16"  # the next vLLM takes
+    assert max_lora_rank(chartlib.render_values(lora)) is None  # "hf" merges any rank
+    explicit = {"policyInference": {"engine": "vllm", "maxLoraRank": 64}}
+    assert max_lora_rank(chartlib.render_values({"services": explicit, **lora})) == "64"

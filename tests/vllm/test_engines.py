@@ -6,6 +6,7 @@ main environment, plus what only its Batcher does)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import signal
 import threading
 import time
@@ -19,7 +20,8 @@ pytest.importorskip("vllm", reason="the vLLM environment (make vllm-env) runs th
 
 from rlhf.clients.base import ServiceError  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes  # noqa: E402
-from rlhf.models import load_policy, tokenizer_fingerprint, weights_revision  # noqa: E402
+from rlhf.config import LoraConfig  # noqa: E402
+from rlhf.models import load_policy, lora, tokenizer_fingerprint, weights_revision  # noqa: E402
 from rlhf.proto.packing import pack_tokens  # noqa: E402
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb  # noqa: E402
 from tests.helpers import metric  # noqa: E402
@@ -33,12 +35,15 @@ PROMPTS = ["Say hi.", "List three fruits, all lowercase."]
 # about -11 (fp32 resolution there is 1e-6). A wrong distribution is orders of magnitude off:
 # temperature 0.8 scales a log-prob of -11 by about 2.7, and top-k 40 renormalisation adds about 7.
 LOGPROB_TOLERANCE = 1e-4
+MAX_LORA_RANK = 8
+ADAPTER = LoraConfig(rank=8, alpha=16.0)  # every attention and MLP projection, scale 2
 
 
 @pytest.fixture(scope="module", params=["hf", "vllm"])
 def server(request, start_service, tiny_models):
     proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--engine", request.param,
-                         "--max-batch-tokens", str(MAX_BATCH_TOKENS), "--grace-seconds", "120")
+                         "--max-batch-tokens", str(MAX_BATCH_TOKENS), "--grace-seconds", "120",
+                         "--max-lora-rank", str(MAX_LORA_RANK))
     proc.engine = request.param
     yield proc
     proc.terminate()
@@ -294,6 +299,92 @@ def test_generations_during_pushes_report_the_version_that_produced_them(client,
     for gen in results:
         if gen.policy_version in models:
             assert max_logprob_diff(models[gen.policy_version], gen) < LOGPROB_TOLERANCE, gen.policy_version
+
+
+# ---- LoRA adapters ---------------------------------------------------------------------------------
+
+def random_adapter(model, seed: int, config: LoraConfig = ADAPTER) -> dict[str, torch.Tensor]:
+    """A LoRA adapter in peft's names whose effect is large (A and B at 0.2 scale, not B = 0)."""
+    generator = torch.Generator().manual_seed(seed)
+    adapter = {}
+    for name, weight in model.state_dict().items():
+        module = name.removesuffix(".weight")
+        if name.endswith(".weight") and module.rsplit(".", 1)[-1] in config.target_modules:
+            out_features, in_features = weight.shape
+            adapter[f"{lora.WIRE_PREFIX}{module}.lora_A.weight"] = 0.2 * torch.randn(config.rank, in_features,
+                                                                                     generator=generator)
+            adapter[f"{lora.WIRE_PREFIX}{module}.lora_B.weight"] = 0.2 * torch.randn(out_features, config.rank,
+                                                                                     generator=generator)
+    return adapter
+
+
+def merged(model, adapter: dict[str, torch.Tensor], config: LoraConfig = ADAPTER):
+    """A copy of `model` with `adapter` merged in (W + alpha / r * B A)."""
+    copy = load_policy(model.name_or_path)
+    copy.load_state_dict(model.state_dict())
+    state = copy.state_dict()
+    with torch.no_grad():
+        for name, (a, b) in lora.check_adapter(adapter, state, config.rank).items():
+            state[name].copy_(lora.merge_weight(state[name], a, b, config.alpha / config.rank))
+    return copy
+
+
+def test_adapter_pushes_serve_the_base_with_the_adapter_merged(client, policy):
+    info = client.info()
+    base = perturbed(policy, seed=30)  # the base: the weights last received whole
+    client.update_weights(base.state_dict(), version=info.version + 1)
+    before = greedy(client)
+    config = lora.adapter_config(ADAPTER)
+    first, second = random_adapter(policy, seed=1), random_adapter(policy, seed=2)
+    for offset, adapter in ((2, first), (3, second)):  # the second replaces the first, on the base
+        assert client.update_weights(adapter, version=info.version + offset, adapter_config=config,
+                                     base_revision=weights_revision(base)) == info.version + offset
+        expected = merged(base, adapter)
+        after, now = greedy(client), client.info()
+        assert after.policy_version == now.version == info.version + offset
+        assert samples(after) != samples(before)
+        assert max_logprob_diff(expected, after) < LOGPROB_TOLERANCE
+        assert max_logprob_diff(expected, client.generate(PROMPTS, max_new_tokens=8, n=2, seed=5), n=2) < \
+            LOGPROB_TOLERANCE
+        assert now.revision == weights_revision(expected)
+    # Whole weights drop the adapter: they are the new base.
+    client.update_weights(base.state_dict(), version=info.version + 4)
+    assert max_logprob_diff(base, greedy(client)) < LOGPROB_TOLERANCE
+    assert samples(greedy(client)) == samples(before)
+
+
+def test_bad_adapters_are_rejected_and_the_old_weights_keep_serving(server, client, policy):
+    before, info = greedy(client), client.info()
+    good = random_adapter(policy, seed=3)
+    config = lora.adapter_config(ADAPTER)
+    first_a = next(name for name in good if ".lora_A." in name)
+    bad = [
+        (good, "{not json", "header.adapter_config: not JSON"),
+        (good, json.dumps({"peft_type": "LORA", "r": 8, "lora_alpha": 16, "use_dora": True}),
+         "header.adapter_config: use_dora"),
+        ({k: v for k, v in good.items() if k != first_a}, config, "lora_A.weight is missing"),
+        ({**good, first_a: torch.ones(4, good[first_a].shape[1])}, config, "expected [8, 64]"),
+        ({**good, first_a: torch.full_like(good[first_a], float("nan"))}, config, "non-finite"),
+        ({**good, "base_model.model.model.nowhere.lora_A.weight": torch.ones(8, 64),
+          "base_model.model.model.nowhere.lora_B.weight": torch.ones(64, 8)}, config, "no weight model.nowhere"),
+        ({"model.layers.0.mlp.up_proj.weight": torch.ones(3)}, config, "is not a LoRA weight"),
+    ]
+    if server.engine == "vllm":  # vLLM set memory aside for rank <= MAX_LORA_RANK; "hf" merges any rank
+        wide = LoraConfig(rank=16, alpha=16.0)
+        bad.append((random_adapter(policy, seed=4, config=wide), lora.adapter_config(wide), "above this service's"))
+    for adapter, adapter_config, field in bad:
+        with pytest.raises(ServiceError) as caught:
+            client.update_weights(adapter, version=info.version + 1, adapter_config=adapter_config)
+        assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details
+        assert field in caught.value.details, caught.value.details
+    with pytest.raises(ServiceError) as caught:  # trained on other base weights
+        client.update_weights(good, version=info.version + 1, adapter_config=config, base_revision="0123456789abcdef")
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "header.base_revision: the adapter is for base weights 0123456789abcdef" in caught.value.details
+    after = greedy(client)
+    assert client.info() == info
+    assert samples(after) == samples(before)
+    np.testing.assert_array_equal(np.concatenate(after.logprobs), np.concatenate(before.logprobs))
 
 
 def test_sigterm_drains_a_long_generate_then_exits(server, client):

@@ -14,7 +14,7 @@ pytest.importorskip("vllm", reason="the vLLM environment (make vllm-env) runs th
 from pipelines.ppo import train_ppo  # noqa: E402
 from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
-from rlhf.config import Config  # noqa: E402
+from rlhf.config import Config, LoraConfig  # noqa: E402
 from rlhf.models import load_policy, weights_revision  # noqa: E402
 from tests.integration.stack import DEMONSTRATIONS, GENERAL, PROMPTS, tiny_ppo  # noqa: E402
 
@@ -25,7 +25,8 @@ def stack(start_service, tiny_models, tmp_path_factory) -> Config:
     config.store.uri = f"file://{tmp_path_factory.mktemp('store')}"
     for name, section, args in (
             ("data-store", "data_store", ["--store", config.store.uri]),
-            ("policy-inference", "policy_inference", ["--model", str(tiny_models["policy"]), "--engine", "vllm"]),
+            ("policy-inference", "policy_inference", ["--model", str(tiny_models["policy"]), "--engine", "vllm",
+                                                      "--max-lora-rank", "8"]),
             ("reference-kl", "reference_kl", ["--model", str(tiny_models["policy"]), "--torch-threads", "1"]),
             ("reward-scoring", "reward_scoring", ["--model", str(tiny_models["reward"]), "--torch-threads", "1"])):
         proc = start_service(name, *args)
@@ -55,3 +56,17 @@ def test_ppo_samples_from_the_weights_it_pushed_into_vllm(stack, tiny_models, tm
         info = client.info()
     assert info.version == rows[-1]["policy_version"]
     assert info.revision == weights_revision(load_policy(tmp_path / "ppo"))  # the final policy is serving
+
+
+def test_lora_ppo_pushes_adapters_vllm_samples_with(stack, tiny_models, tmp_path):
+    config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / "lora", steps=3, run_name="vllm-lora",
+                      bf16_autocast=False, push_dtype="float32", lora=LoraConfig(rank=4, alpha=8.0))
+    train_ppo(config)
+    rows = [json.loads(line) for line in (tmp_path / "lora_metrics.jsonl").read_text().splitlines()]
+    # vLLM's LoRA kernels (W x + s B A x) sample what the trainer computes: the adapter pushed after
+    # each step is the one the next step samples with.
+    assert all(row["logprob_drift"] < 1e-4 for row in rows), [row["logprob_drift"] for row in rows]
+    with PolicyInferenceClient(f"127.0.0.1:{stack.services.policy_inference.port}") as client:
+        info = client.info()
+    assert info.version == rows[-1]["policy_version"]
+    assert info.revision == weights_revision(load_policy(tmp_path / "lora"))  # base + adapter, merged

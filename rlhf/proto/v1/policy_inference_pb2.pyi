@@ -63,14 +63,18 @@ class GenerateResponse(_message.Message):
     def __init__(self, prompt_ids: _Optional[_Union[_common_pb2.TokenBatch, _Mapping]] = ..., completion_ids: _Optional[_Union[_common_pb2.TokenBatch, _Mapping]] = ..., logprobs: _Optional[_Union[_common_pb2.FloatBatch, _Mapping]] = ..., texts: _Optional[_Iterable[str]] = ..., finish_reasons: _Optional[_Iterable[_Union[FinishReason, str]]] = ..., policy_version: _Optional[int] = ..., n: _Optional[int] = ...) -> None: ...
 
 class WeightHeader(_message.Message):
-    __slots__ = ("version", "sha256", "total_bytes")
+    __slots__ = ("version", "sha256", "total_bytes", "adapter_config", "base_revision")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     SHA256_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    BASE_REVISION_FIELD_NUMBER: _ClassVar[int]
     version: int
     sha256: str
     total_bytes: int
-    def __init__(self, version: _Optional[int] = ..., sha256: _Optional[str] = ..., total_bytes: _Optional[int] = ...) -> None: ...
+    adapter_config: str
+    base_revision: str
+    def __init__(self, version: _Optional[int] = ..., sha256: _Optional[str] = ..., total_bytes: _Optional[int] = ..., adapter_config: _Optional[str] = ..., base_revision: _Optional[str] = ...) -> None: ...
 
 class WeightChunk(_message.Message):
     __slots__ = ("header", "data")

@@ -1,0 +1,22 @@
+"""pipelines.local: how `rlhf run` starts policy-inference from the config."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.local import policy_engine
+from rlhf.config import Config
+
+
+@pytest.mark.parametrize("engine, max_lora_rank, trained, flags", [
+    ("hf", 0, 16, ["--engine", "hf"]),  # "hf" merges adapters of any rank
+    ("vllm", 0, 0, ["--engine", "vllm"]),  # no LoRA: no adapter memory set aside
+    ("vllm", 0, 12, ["--engine", "vllm", "--max-lora-rank", "16"]),  # the smallest vLLM takes that holds 12
+    ("vllm", 64, 12, ["--engine", "vllm", "--max-lora-rank", "64"]),  # as configured
+])
+def test_policy_engine_flags_follow_the_config(engine, max_lora_rank, trained, flags):
+    config = Config()
+    config.services.policy_inference.engine = engine
+    config.services.policy_inference.max_lora_rank = max_lora_rank
+    config.ppo.lora.rank = trained
+    assert policy_engine(config) == flags
