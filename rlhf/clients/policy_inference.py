@@ -164,11 +164,3 @@ class PolicyInferenceClient(BaseClient):
                 if exc.code != grpc.StatusCode.FAILED_PRECONDITION:
                     raise
         return push(self.info(timeout).version + 1)
-
-    def load_weights(self, uri: str, version: int, sha256: str = "", timeout: float | None = None) -> int:
-        """Has the server read a safetensors file from the store (file://... or s3://...), checked
-        against `sha256` when given. Returns the version now serving. Retried only if the server
-        could not be reached, as `update_weights`."""
-        request = pb.LoadWeightsRequest(uri=uri, version=version, sha256=sha256)
-        self._installed = self._unary("LoadWeights", request, timeout, idempotent=False).version
-        return self._installed

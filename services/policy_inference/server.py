@@ -8,9 +8,7 @@ run on the model thread between batches, so no batch ever sees half-updated weig
 revision (a hash over every weight, about a second for SmolLM2-135M) is not computed at a swap but
 by the first GetInfo of the new version, so a weight push does not stall generation for it.
 
-Weights come by UpdateWeights (streamed) or LoadWeights, which reads only keys of the store the
-service is configured with (`services.policy_inference.store`, else `store.uri`); non-finite weights
-are refused either way.
+Weights come by UpdateWeights (streamed, sha256-checked); non-finite weights are refused.
 
 That is the "hf" engine. The servicer keeps the validation and proto path for every engine; an
 engine differs only in the hooks `_make_batcher`, `_check_room`, `_generate`, `_install_tensors`,
@@ -42,7 +40,6 @@ from rlhf.models import load_policy, load_tokenizer, lora, weights_revision
 from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
-from rlhf.storage import ObjectStore, S3Settings, StoreError, open_store
 from rlhf.storage.base import check_sha256
 from services.policy_inference.weights import install_weights, payload_limit, read_adapter, read_weights
 from services.runtime import (TOKENS, Batcher, FailedPrecondition, InvalidArgument, Service, check_sizes, model_info,
@@ -75,11 +72,9 @@ def _item_cost(item: GenerationItem) -> int:
 
 class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer):
     def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, config: ServiceConfig,
-                 store: ObjectStore | None = None, info: common_pb2.ModelInfo | None = None):
+                 info: common_pb2.ModelInfo | None = None):
         self.model = model
         """The weights' names, shapes and dtypes, which pushes are checked against (and for "hf" the model)."""
-        self.store = store
-        """Where LoadWeights reads from; None refuses LoadWeights."""
         self.max_text_chars, self.max_items = config.max_text_chars, config.max_items
         self.tokenizer = tokenizer
         self.info = info if info is not None else model_info(SERVICE, config.model, model, tokenizer)
@@ -306,25 +301,6 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
                                    sha_field="header.sha256", payload_field="data",
                                    adapter_config=header.adapter_config, base_revision=header.base_revision)
 
-    async def LoadWeights(self, request: pb.LoadWeightsRequest, context: grpc.aio.ServicerContext) -> pb.WeightsResponse:
-        if self.store is None:
-            raise FailedPrecondition("uri: this service has no store to load weights from (set store.uri)")
-        prefix = self.store.uri.rstrip("/") + "/"
-        if not request.uri.startswith(prefix):
-            raise InvalidArgument(f"uri: must name a safetensors object of the store this service reads, "
-                                  f"{prefix}KEY")
-        self._check_version(request.version)
-        expected_sha256 = check_sha256(request.sha256, "sha256")
-        key = request.uri[len(prefix):]
-        try:
-            # The store checks the key ('..', hidden and empty segments are refused): no way out of it.
-            payload = await asyncio.to_thread(self.store.get_bytes, key)
-        except StoreError as exc:
-            raise InvalidArgument(f"uri: {exc}") from None
-        if len(payload) > self.max_payload:
-            raise InvalidArgument(f"uri: {len(payload)} bytes is more than {self.max_payload} for this model")
-        return await self._install(payload, request.version, expected_sha256, sha_field="sha256", payload_field="uri")
-
     async def GetInfo(self, request: common_pb2.GetInfoRequest,
                       context: grpc.aio.ServicerContext) -> common_pb2.ModelInfo:
         version, revision = await self._current_revision()
@@ -339,18 +315,12 @@ def build(service_config: ServiceConfig, config: Config) -> Service:
     into the engine `service_config.engine`."""
     if not service_config.model:
         raise ConfigError("services.policy_inference.model: no policy directory given (--model DIR)")
-    uri = service_config.store or config.store.uri
-    try:
-        store = open_store(uri, S3Settings.from_config(config.store))
-    except StoreError as exc:
-        field = "services.policy_inference.store" if service_config.store else "store.uri"
-        raise ConfigError(f"{field}: {exc}") from None
     if service_config.engine == "vllm":
         from services.policy_inference.vllm_engine import build_vllm  # vllm: only in its own environment
 
-        return build_vllm(service_config, config, store)
+        return build_vllm(service_config, config)
     model = load_policy(service_config.model).to(device())
-    servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config, store)
+    servicer = PolicyInferenceServicer(model, load_tokenizer(service_config.model), service_config)
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,
                    batcher=servicer.batcher)

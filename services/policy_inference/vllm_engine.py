@@ -51,7 +51,6 @@ from rlhf.models import load_policy, load_tokenizer, lora, tokenizer_fingerprint
 from rlhf.models.generation import LENGTH, STOP, Completion, GenerationItem, max_sequence_length, seed_value
 from rlhf.models.weights import tied_groups
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2_grpc
-from rlhf.storage import ObjectStore
 from services.policy_inference.server import SERVICE, Adapter, PolicyInferenceServicer
 from services.runtime import TOKENS, Batcher, FailedPrecondition, InvalidArgument, Overloaded, Service
 
@@ -151,7 +150,7 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
     """PolicyInferenceServicer whose engine hooks drive a vLLM AsyncLLM."""
 
     def __init__(self, engine, skeleton: PreTrainedModel, tokenizer, config: ServiceConfig,
-                 info: common_pb2.ModelInfo, store: ObjectStore, base_of: Callable[[list[str]], torch.Tensor]):
+                 info: common_pb2.ModelInfo, base_of: Callable[[list[str]], torch.Tensor]):
         self.engine = engine
         self.max_lora_rank = config.max_lora_rank
         self._base_of = base_of  # the base weights an adapter applies to (for the revision), by tied group
@@ -165,7 +164,7 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
         self._queued = 0
         self._broken = ""  # set when the engine failed mid-install: it may hold a mix of versions
         self.max_queue = config.max_queue
-        super().__init__(skeleton, tokenizer, config, store=store, info=info)
+        super().__init__(skeleton, tokenizer, config, info=info)
 
     def close(self) -> None:
         """Stops the engine's processes (runtime.serve calls it after the drain)."""
@@ -323,8 +322,8 @@ def _save(tensors: dict[str, torch.Tensor], path: Path) -> None:
     save_file({name: tensor.contiguous() for name, tensor in tensors.items()}, str(path))
 
 
-def build_vllm(service_config: ServiceConfig, config: Config, store: ObjectStore) -> Service:
-    """policy-inference with a vLLM engine over `service_config.model`; LoadWeights reads `store`."""
+def build_vllm(service_config: ServiceConfig, config: Config) -> Service:
+    """policy-inference with a vLLM engine over `service_config.model`."""
     for name, value in CPU_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     if service_config.torch_threads > 0:
@@ -357,7 +356,7 @@ def build_vllm(service_config: ServiceConfig, config: Config, store: ObjectStore
         **(dict(enable_lora=True, max_lora_rank=service_config.max_lora_rank, max_loras=1)
            if service_config.max_lora_rank else {}))
     engine = AsyncLLM.from_engine_args(args)
-    servicer = VllmPolicyInferenceServicer(engine, skeleton, tokenizer, service_config, info, store, base_of)
+    servicer = VllmPolicyInferenceServicer(engine, skeleton, tokenizer, service_config, info, base_of)
     # runtime.serve closes `batcher` after draining: here that stops vLLM's engine processes.
     return Service(name=SERVICE, full_name="rlhf.v1.PolicyInference", servicer=servicer,
                    add_to_server=policy_inference_pb2_grpc.add_PolicyInferenceServicer_to_server,

@@ -13,10 +13,12 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from kserve import InferInput, InferOutput, InferRequest, InferResponse, Model
 from kserve.constants.constants import INFERENCE_CONTENT_LENGTH_HEADER
 from kserve.errors import InferenceError
+from kserve.model import Model
 from kserve.protocol.dataplane import DataPlane
+from kserve.protocol.infer_type import (InferInput, InferOutput, InferRequest, InferResponse,
+                                        deserialize_bytes_tensor)
 
 from services.reward_kserve.versions import RewardVersions
 from services.reward import admitted_sequences
@@ -59,16 +61,22 @@ def read_texts(request: InferRequest, name: str) -> list[str]:
 
 
 def binary_tensors(body: bytes, json_length: int) -> InferRequest:
-    """The tensors of a REST binary-extension body, left as bytes."""
+    """The tensors of a REST binary-extension body, BYTES elements left as bytes (kserve's own
+    parse decodes them to str, which is what failed)."""
     header = orjson.loads(body[:json_length])
     start, tensors = json_length, []
     for spec in header.get("inputs", []):
-        tensor = InferInput(spec["name"], spec["shape"], spec["datatype"], data=spec.get("data"))
+        data = spec.get("data")
         size = (spec.get("parameters") or {}).get("binary_data_size")
-        if spec.get("data") is None and size is not None:
-            tensor._raw_data = body[start:start + size]
+        if data is None and size is not None:
+            raw = body[start:start + size]
             start += size
-        tensors.append(tensor)
+            if spec["datatype"].upper() == "BYTES":  # read_texts refuses any other type by name first
+                try:  # kserve's public decoder of length-prefixed BYTES elements
+                    data = deserialize_bytes_tensor(raw).tolist()
+                except Exception:  # malformed: left empty, which read_texts refuses naming the input
+                    data = None
+        tensors.append(InferInput(spec["name"], spec["shape"], spec["datatype"], data=data))
     return InferRequest("", tensors)
 
 

@@ -1,16 +1,21 @@
-"""`rlhf serve reward-kserve`: the reward model for other teams, in a `kserve.ModelServer`.
+"""`rlhf serve reward-kserve`: the reward model for other teams, served by kserve's protocol pieces
+in servers of our own.
 
 One process, one event loop, two ports:
 - gRPC: Open Inference Protocol v2 (`inference.GRPCInferenceService`), `rlhf.v1.RewardScoring`
   (the trainer's proto: same model, same batcher) and `grpc.health.v1.Health`, with reflection;
-- HTTP: OIP v2 REST (`/v2/models/NAME[/versions/V]/infer`) and Prometheus `/metrics`.
+- HTTP: OIP v2 REST (`/v2/models/NAME[/versions/V]/infer`, kserve's v1 routes) and Prometheus
+  `/metrics`.
 
-kserve 0.21's own servers cannot do what this needs (its gRPC server binds [::] insecurely with
-fixed interceptors and one servicer; its uvicorn binds 0.0.0.0), so `RewardModelServer` keeps
-kserve's model registry, DataPlane, OIP servicer and REST endpoints and runs them in servers of its
-own: bound to `host`, optional TLS on both, bearer-token auth and rate limits, our metrics, and
-model versions on every OIP route (kserve answers 501 to /versions/ and ignores versions in gRPC
-metadata).
+kserve's `ModelServer` cannot do what this needs (its gRPC server binds [::] insecurely with fixed
+interceptors and one servicer; its uvicorn binds 0.0.0.0; its REST app is a module-global FastAPI
+`app` in `kserve.model_server`), and subclassing it would tie us to its constructor and start-up.
+So `RewardServer` composes kserve's public pieces instead: a `ModelRepository` holding our one
+`Model`, a `DataPlane` over it, the OIP `InferenceServicer` added to our grpc.aio server, and the
+v1/v2 REST routes (`register_v1_endpoints`, `register_v2_endpoints`) added to a FastAPI app we
+create. Ours: binding `host`, optional TLS on both ports, bearer-token auth and rate limits, our
+metrics, error bodies that never echo the request, and model versions on every OIP route (kserve
+answers 501 to /versions/ and ignores versions in gRPC metadata).
 """
 
 from __future__ import annotations
@@ -27,16 +32,16 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from kserve import ModelServer
-from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.errors import (InferenceError, InvalidInput, ModelNotFound, ModelNotReady, ServerNotLive, ServerNotReady,
                            UnsupportedProtocol)
+from kserve.model_repository import ModelRepository
+from kserve.protocol.dataplane import DataPlane
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as oip_pb2
 from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as oip_pb2_grpc
 from kserve.protocol.grpc.servicer import InferenceServicer
-from kserve.protocol.rest.server import RESTServer
+from kserve.protocol.rest.v1_endpoints import register_v1_endpoints
 from kserve.protocol.rest.v2_datamodels import InferenceRequest, ModelMetadataResponse, ModelReadyResponse
-from kserve.protocol.rest.v2_endpoints import V2Endpoints
+from kserve.protocol.rest.v2_endpoints import V2Endpoints, register_v2_endpoints
 
 from rlhf.config import Config, ConfigError, RewardServingConfig
 from rlhf.listening import listening_line
@@ -55,17 +60,28 @@ NO_REPOSITORY_CHANGES = ("versions are published to the store (`rlhf reward publ
 
 log = logging.getLogger("rlhf.services.reward_kserve")
 
+# The one place an exception becomes a status, for both protocols: (types, gRPC code, HTTP status).
+# kserve's errors get the codes kserve's own servers give them. A gRPC code of None leaves the
+# exception to the runtime's `status_of`, which every service shares: Overloaded is
+# RESOURCE_EXHAUSTED and VersionNotFound (a FileNotFoundError) NOT_FOUND there, and what it does
+# not know (InferenceError) is INTERNAL with only the exception's type, never its message.
+STATUSES: tuple[tuple[tuple[type[BaseException], ...], grpc.StatusCode | None, int], ...] = (
+    ((InvalidArgument, InvalidInput), grpc.StatusCode.INVALID_ARGUMENT, 400),
+    ((UnsupportedProtocol,), grpc.StatusCode.INVALID_ARGUMENT, 501),
+    ((ModelNotFound,), grpc.StatusCode.NOT_FOUND, 404),
+    ((VersionNotFound,), None, 404),
+    ((ModelNotReady, ServerNotReady, ServerNotLive), grpc.StatusCode.UNAVAILABLE, 503),
+    ((NotImplementedError,), grpc.StatusCode.UNIMPLEMENTED, 501),
+    ((Overloaded,), None, 429),
+    ((InferenceError,), None, 500),
+)
+
 
 def kserve_status_of(exc: BaseException) -> tuple[grpc.StatusCode, str] | None:
-    """kserve's exceptions as kserve's own gRPC server answers them, then the runtime's."""
-    if isinstance(exc, (InvalidInput, UnsupportedProtocol)):
-        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
-    if isinstance(exc, ModelNotFound):
-        return grpc.StatusCode.NOT_FOUND, str(exc)
-    if isinstance(exc, (ModelNotReady, ServerNotReady, ServerNotLive)):
-        return grpc.StatusCode.UNAVAILABLE, str(exc)
-    if isinstance(exc, NotImplementedError):
-        return grpc.StatusCode.UNIMPLEMENTED, str(exc)
+    """The gRPC status of `exc`: STATUSES, then the runtime's."""
+    for types, code, _ in STATUSES:
+        if code is not None and isinstance(exc, types):
+            return code, str(exc)
     return status_of(exc)
 
 
@@ -73,8 +89,9 @@ class VersionedInferenceServicer(InferenceServicer):
     """kserve's OIP servicer, plus versions in ModelMetadata / ModelReady, minus repository
     load/unload (which would let any caller unload the model)."""
 
-    def __init__(self, model_server: ModelServer, versions: RewardVersions):
-        super().__init__(model_server.dataplane, model_server.model_repository_extension)
+    def __init__(self, dataplane: DataPlane, versions: RewardVersions):
+        # No repository extension: load/unload are refused below, and nothing else would use it.
+        super().__init__(dataplane, None)
         self.versions = versions
 
     async def ModelMetadata(self, request: oip_pb2.ModelMetadataRequest, context) -> oip_pb2.ModelMetadataResponse:
@@ -98,8 +115,8 @@ class VersionedInferenceServicer(InferenceServicer):
 class VersionedV2Endpoints(V2Endpoints):
     """kserve's REST v2 endpoints, answering /versions/{version}/... instead of 501."""
 
-    def __init__(self, model_server: ModelServer, versions: RewardVersions):
-        super().__init__(model_server.dataplane, model_server.model_repository_extension)
+    def __init__(self, dataplane: DataPlane, versions: RewardVersions):
+        super().__init__(dataplane, None)
         self.versions = versions
 
     async def model_metadata(self, model_name: str, model_version: Optional[str] = None) -> ModelMetadataResponse:
@@ -156,7 +173,7 @@ async def _internal(request: Request, exc: Exception) -> JSONResponse:
 
 
 class RestLimits:
-    """ASGI middleware before kserve's app: a POST body over `max_body` bytes is refused 413 before
+    """ASGI middleware before the routes: a POST body over `max_body` bytes is refused 413 before
     it is read (by its Content-Length, or as soon as a chunked body passes the limit), and while
     the batch queue is full an inference request is refused 429 before its body is read or parsed,
     as fast as gRPC refuses it."""
@@ -213,18 +230,17 @@ class _Uvicorn(uvicorn.Server):
         yield
 
 
-class RewardModelServer(ModelServer):
-    """kserve's ModelServer (model registry, DataPlane, OIP servicer, REST endpoints) in servers of
-    our own; see the module docstring. Run it with `await serve()`, not kserve's `start()`."""
+class RewardServer:
+    """kserve's model repository, DataPlane, OIP servicer and REST routes in servers of our own;
+    see the module docstring. `await serve()` runs it."""
 
     def __init__(self, config: RewardServingConfig, model: RewardKServeModel, versions: RewardVersions,
                  scoring: RewardScoringServicer, auth: Authenticator, tls: tuple[bytes, bytes] | None):
-        # TLS stays out of kserve's hands: it would move the HTTP port to 8443.
-        super().__init__(http_port=config.http_port, grpc_port=config.grpc_port, workers=1,
-                         enable_docs_url=False, enable_latency_logging=False,
-                         grace_period=int(config.grace_seconds), ssl_certfile=None, ssl_keyfile=None)
-        self.dataplane = RewardDataPlane(self.registered_models)
-        self.register_model(model)
+        # The models are registered here, never loaded from a directory: the repository's
+        # models_dir (kserve's /mnt/models default) is never read.
+        self.repository = ModelRepository()
+        self.repository.update(model)
+        self.dataplane = RewardDataPlane(self.repository)
         self.config = config
         self.versions = versions
         self.scoring = scoring
@@ -234,16 +250,19 @@ class RewardModelServer(ModelServer):
     def _grpc(self) -> tuple[grpc.aio.Server, int]:
         server = grpc_server(SERVICE, self.config.max_message_mb, interceptors=[AuthInterceptor(self.auth)],
                              status_of=kserve_status_of)
-        oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(VersionedInferenceServicer(self, self.versions), server)
+        oip_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
+            VersionedInferenceServicer(self.dataplane, self.versions), server)
         reward_scoring_pb2_grpc.add_RewardScoringServicer_to_server(self.scoring, server)
         credentials = grpc.ssl_server_credentials([(self.tls[1], self.tls[0])]) if self.tls else None
         return server, bind(server, SERVICE, self.config.host, self.config.grpc_port, credentials)
 
-    def _app(self) -> FastAPI:
-        """kserve's FastAPI app, with our routes registered first (the first matching route wins)."""
-        from kserve.model_server import app
-
-        endpoints = VersionedV2Endpoints(self, self.versions)
+    def app(self) -> FastAPI:
+        """A FastAPI app of this server's own: our routes first (the first matching route wins),
+        then kserve's v1 and v2 routes over the same DataPlane, then STATUSES as handlers."""
+        # No /docs or /redoc (as kserve's app by default); FastAPI's default JSON response, not
+        # kserve's ORJSONResponse, which FastAPI deprecates: the same JSON for our responses.
+        app = FastAPI(title=SERVICE, docs_url=None, redoc_url=None)
+        endpoints = VersionedV2Endpoints(self.dataplane, self.versions)
         router = APIRouter(prefix="/v2")
         for path in ("/models/{model_name}", "/models/{model_name}/versions/{model_version}"):
             router.add_api_route(path, endpoints.model_metadata, methods=["GET"], response_model=ModelMetadataResponse)
@@ -254,17 +273,18 @@ class RewardModelServer(ModelServer):
             router.add_api_route("/repository/models/{model_name}/" + verb, endpoints.load, methods=["POST"])
         app.include_router(router)
         app.add_api_route("/metrics", metrics, methods=["GET"])
-        RESTServer(FASTAPI_APP_IMPORT_STRING, self.dataplane, self.model_repository_extension,
-                   self.config.http_port).create_application()
-        app.add_exception_handler(InvalidArgument, _error(400))
-        app.add_exception_handler(InvalidInput, _error(400))
-        app.add_exception_handler(InferenceError, _error(500))
+        app.add_api_route("/", self.dataplane.live, methods=["GET"])  # kserve's liveness at the root
+        # kserve's routes, for what ours leave to it (/v2/health/*, /v2, /v2/models, /v1/...); no
+        # repository extension, so even a load/unload route of theirs could change nothing.
+        register_v1_endpoints(app, self.dataplane, None)
+        register_v2_endpoints(app, self.dataplane, None)
+        for types, _, status in STATUSES:
+            for exc_type in types:
+                app.add_exception_handler(exc_type, _error(status, {"Retry-After": "1"} if status == 429 else None))
         app.add_exception_handler(RequestValidationError, _invalid_body)
         app.add_exception_handler(Exception, _internal)
-        app.add_exception_handler(Overloaded, _error(429, {"Retry-After": "1"}))
-        app.add_exception_handler(VersionNotFound, _error(404))
         app.add_middleware(RestLimits, max_body=self.config.max_body_mb << 20, batcher=self.scoring.batcher)
-        app.add_middleware(RestAuthMiddleware, auth=self.auth)  # added last: outermost, before kserve's
+        app.add_middleware(RestAuthMiddleware, auth=self.auth)  # added last: outermost, before any route
         return app
 
     def _rest(self) -> tuple[_Uvicorn, socket.socket]:
@@ -274,7 +294,7 @@ class RewardModelServer(ModelServer):
         except OSError as exc:
             raise SystemExit(f"{SERVICE}: cannot bind {self.config.host}:{self.config.http_port}: {exc.strerror}")
         tls_files = {"ssl_certfile": self.config.tls_cert_file, "ssl_keyfile": self.config.tls_key_file} if self.tls else {}
-        config = uvicorn.Config(self._app(), log_config=None, access_log=False,
+        config = uvicorn.Config(self.app(), log_config=None, access_log=False,
                                 timeout_graceful_shutdown=int(self.config.grace_seconds), **tls_files)
         return _Uvicorn(config), sock
 
@@ -344,4 +364,4 @@ async def serve(config: RewardServingConfig, root: Config) -> None:
     batcher = reward_batcher(SERVICE, config)
     model = RewardKServeModel(config.model_name, versions, batcher, config, SERVICE)
     scoring = RewardScoringServicer(versions.get, batcher, config, SERVICE)
-    await RewardModelServer(config, model, versions, scoring, auth, tls).serve(store)
+    await RewardServer(config, model, versions, scoring, auth, tls).serve(store)

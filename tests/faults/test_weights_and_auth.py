@@ -1,21 +1,17 @@
-"""Weights and access: non-finite weights are refused by UpdateWeights and LoadWeights, LoadWeights
-reads nothing outside the configured store, and the internal services take bearer tokens (and TLS)
-when configured, with health open for probes; without a tokens file (`rlhf run` on loopback)
-calls need no token."""
+"""Weights and access: non-finite weights are refused by UpdateWeights, and the internal services
+take bearer tokens (and TLS) when configured, with health open for probes; without a tokens file
+(`rlhf run` on loopback) calls need no token."""
 
 from __future__ import annotations
-
-import hashlib
 
 import grpc
 import pytest
 import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from safetensors.torch import save
 
 from rlhf.clients.base import ServiceError
 from rlhf.clients.data_store import DataStoreClient
-from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
+from rlhf.clients.policy_inference import PolicyInferenceClient
 from tests.helpers import self_signed
 
 TOKEN = "s3cret-token"
@@ -23,20 +19,18 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture(scope="module")
 def secured(start_service, tiny_models, tmp_path_factory):
-    """policy-inference with bearer tokens, TLS, and a store to load weights from."""
+    """policy-inference with bearer tokens and TLS."""
     root = tmp_path_factory.mktemp("secured")
     tokens = root / "tokens"
     tokens.write_text(f"# rotated monthly\n{TOKEN}\n")
     cert, key = self_signed(root / "tls")
-    store = root / "store"
-    store.mkdir()
-    proc = start_service("policy-inference", "--model", str(tiny_models["policy"]), "--store", f"file://{store}",
+    proc = start_service("policy-inference", "--model", str(tiny_models["policy"]),
                          "--tokens-file", str(tokens), "--tls-cert-file", str(cert), "--tls-key-file", str(key))
-    return proc, store, cert.read_bytes()
+    return proc, cert.read_bytes()
 
 
 def client(secured, token: str | None = TOKEN, **kwargs) -> PolicyInferenceClient:
-    proc, _, ca = secured
+    proc, ca = secured
     return PolicyInferenceClient(proc.target, token=token or "", root_certificates=ca, retries=0, **kwargs)
 
 
@@ -64,28 +58,6 @@ def test_non_finite_weights_are_refused_and_the_old_ones_keep_serving(secured, p
     assert all(torch.isfinite(torch.from_numpy(lp)).all() for lp in after.logprobs)
 
 
-def test_load_weights_refuses_non_finite_weights_and_paths_outside_its_store(secured, policy, tmp_path):
-    _, store, _ = secured
-    payload = save({k: v.contiguous() for k, v in poisoned(policy, float("nan")).items()
-                    if k != "lm_head.weight"})  # tied to the embeddings: sent once
-    (store / "nan.safetensors").write_bytes(payload)
-    good = safetensors_bytes(policy.state_dict())
-    (tmp_path / "good.safetensors").write_bytes(good)
-    with client(secured) as c:
-        version = c.info().version + 1
-        for uri, field in ((f"file://{store}/nan.safetensors", "non-finite"),
-                           (f"file://{tmp_path}/good.safetensors", "uri: must name"),
-                           ("file:///etc/shadow", "uri: must name"),
-                           (f"file://{store}/../{tmp_path.name}/good.safetensors", "'..'")):
-            with pytest.raises(ServiceError) as caught:
-                c.load_weights(uri, version)
-            assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT and field in caught.value.details, \
-                caught.value.details
-        (store / "good.safetensors").write_bytes(good)
-        assert c.load_weights(f"file://{store}/good.safetensors", version,
-                              sha256=hashlib.sha256(good).hexdigest()) == version
-
-
 @pytest.mark.parametrize("token", [None, "wrong"])
 def test_calls_without_the_token_are_unauthenticated(secured, token):
     with client(secured, token) as c:
@@ -96,7 +68,7 @@ def test_calls_without_the_token_are_unauthenticated(secured, token):
 
 
 def test_health_stays_open_and_plaintext_is_refused(secured):
-    proc, _, ca = secured
+    proc, ca = secured
     with grpc.secure_channel(proc.target, grpc.ssl_channel_credentials(ca)) as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -115,7 +87,7 @@ def test_without_a_tokens_file_no_token_is_needed(start_service, tmp_path):
 
 
 def test_the_client_reads_its_token_from_the_environment(secured, monkeypatch, tmp_path):
-    proc, _, ca = secured
+    proc, ca = secured
     (tmp_path / "token").write_text(f"{TOKEN}\n")
     (tmp_path / "ca.pem").write_bytes(ca)
     monkeypatch.setenv("RLHF_SERVICE_TOKEN_FILE", str(tmp_path / "token"))

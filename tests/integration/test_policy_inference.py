@@ -48,15 +48,9 @@ def client(server):
 
 
 @pytest.fixture(scope="module")
-def weights_store(tmp_path_factory):
-    """The store the weights server loads weights from (LoadWeights reads nothing else)."""
-    return tmp_path_factory.mktemp("weights-store")
-
-
-@pytest.fixture(scope="module")
-def weights_server(start_service, tiny_models, weights_store):
+def weights_server(start_service, tiny_models):
     """A server of its own for the tests that push weights, so the others keep the original ones."""
-    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--store", f"file://{weights_store}")
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
     yield proc
     proc.terminate()
 
@@ -335,8 +329,8 @@ class FakeRpcError(grpc.RpcError):
 
 def test_weight_pushes_are_retried_only_when_the_server_was_unreachable():
     """A push whose deadline passed may still be installed: sending it again would fail
-    FAILED_PRECONDITION (or install twice), so only UNAVAILABLE is retried for UpdateWeights and
-    LoadWeights; Generate is retried on DEADLINE_EXCEEDED too."""
+    FAILED_PRECONDITION (or install twice), so only UNAVAILABLE is retried for UpdateWeights;
+    Generate is retried on DEADLINE_EXCEEDED too."""
     calls: list[str] = []
     code = grpc.StatusCode.OK
 
@@ -354,8 +348,6 @@ def test_weight_pushes_are_retried_only_when_the_server_was_unreachable():
         for rpc, call, code, attempts in (
                 ("UpdateWeights", lambda: client.update_weights(b"weights", version=1), grpc.StatusCode.DEADLINE_EXCEEDED, 1),
                 ("UpdateWeights", lambda: client.update_weights(b"weights", version=1), grpc.StatusCode.UNAVAILABLE, 3),
-                ("LoadWeights", lambda: client.load_weights("file:///w.safetensors", 1), grpc.StatusCode.DEADLINE_EXCEEDED, 1),
-                ("LoadWeights", lambda: client.load_weights("file:///w.safetensors", 1), grpc.StatusCode.UNAVAILABLE, 3),
                 ("Generate", lambda: client.generate(["Hi"], max_new_tokens=1), grpc.StatusCode.DEADLINE_EXCEEDED, 3)):
             calls.clear()
             with pytest.raises(ServiceError) as caught:
@@ -403,35 +395,6 @@ def test_bad_weight_pushes_are_rejected_and_the_old_weights_keep_serving(weights
     assert weights_client.info() == info
     assert samples(after) == samples(before)
     np.testing.assert_array_equal(np.concatenate(after.logprobs), np.concatenate(before.logprobs))
-
-
-def test_load_weights_from_the_store_only(weights_client, weights_store, policy, tmp_path):
-    new = perturbed(policy, seed=3)
-    payload = safetensors_bytes(new.state_dict())
-    path = weights_store / "policy.safetensors"
-    path.write_bytes(payload)
-    (tmp_path / "outside.safetensors").write_bytes(payload)
-    version = weights_client.info().version + 1
-    digest = hashlib.sha256(payload).hexdigest()
-
-    store = f"file://{weights_store}"
-    for uri, sha, code, field in ((f"file://{path}", "0" * 64, grpc.StatusCode.INVALID_ARGUMENT, "sha256"),
-                                  (f"{store}/absent.safetensors", "", grpc.StatusCode.NOT_FOUND, ""),
-                                  ("", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: must name"),
-                                  ("file:///etc/shadow", "", grpc.StatusCode.INVALID_ARGUMENT, "uri: must name"),
-                                  (f"file://{tmp_path}/outside.safetensors", "", grpc.StatusCode.INVALID_ARGUMENT,
-                                   "uri: must name"),
-                                  (f"{store}/../{tmp_path.name}/outside.safetensors", "",
-                                   grpc.StatusCode.INVALID_ARGUMENT, "'..'")):
-        with pytest.raises(ServiceError) as caught:
-            weights_client.load_weights(uri, version, sha256=sha)
-        assert caught.value.code == code and field in caught.value.details
-
-    assert weights_client.load_weights(f"file://{path}", version, sha256=digest) == version
-    assert weights_client.info().revision == weights_revision(new)
-    after = greedy(weights_client)
-    assert after.policy_version == version
-    assert_logprobs_match(new, after)
 
 
 # ---- shutdown ------------------------------------------------------------------------------------

@@ -26,15 +26,15 @@ _sym_db = _symbol_database.Default()
 from rlhf.proto.v1 import common_pb2 as rlhf_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1erlhf/v1/policy_inference.proto\x12\x07rlhf.v1\x1a\x14rlhf/v1/common.proto\"\x82\x01\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_p\x18\x02 \x01(\x02\x12\r\n\x05top_k\x18\x03 \x01(\r\x12\x16\n\x0emax_new_tokens\x18\x04 \x01(\r\x12\t\n\x01n\x18\x05 \x01(\r\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x07\n\x05_seed\"v\n\x0fGenerateRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\'\n\nprompt_ids\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12)\n\x08sampling\x18\x03 \x01(\x0b\x32\x17.rlhf.v1.SamplingParams\"\xf0\x01\n\x10GenerateResponse\x12\'\n\nprompt_ids\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12+\n\x0e\x63ompletion_ids\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12%\n\x08logprobs\x18\x03 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\r\n\x05texts\x18\x04 \x03(\t\x12-\n\x0e\x66inish_reasons\x18\x05 \x03(\x0e\x32\x15.rlhf.v1.FinishReason\x12\x16\n\x0epolicy_version\x18\x06 \x01(\x03\x12\t\n\x01n\x18\x07 \x01(\r\"s\n\x0cWeightHeader\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x16\n\x0e\x61\x64\x61pter_config\x18\x04 \x01(\t\x12\x15\n\rbase_revision\x18\x05 \x01(\t\"N\n\x0bWeightChunk\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x15.rlhf.v1.WeightHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04kind\"B\n\x12LoadWeightsRequest\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"J\n\x0fWeightsResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04*_\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x32\x93\x02\n\x0fPolicyInference\x12?\n\x08Generate\x12\x18.rlhf.v1.GenerateRequest\x1a\x19.rlhf.v1.GenerateResponse\x12\x41\n\rUpdateWeights\x12\x14.rlhf.v1.WeightChunk\x1a\x18.rlhf.v1.WeightsResponse(\x01\x12\x44\n\x0bLoadWeights\x12\x1b.rlhf.v1.LoadWeightsRequest\x1a\x18.rlhf.v1.WeightsResponse\x12\x36\n\x07GetInfo\x12\x17.rlhf.v1.GetInfoRequest\x1a\x12.rlhf.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1erlhf/v1/policy_inference.proto\x12\x07rlhf.v1\x1a\x14rlhf/v1/common.proto\"\x82\x01\n\x0eSamplingParams\x12\x13\n\x0btemperature\x18\x01 \x01(\x02\x12\r\n\x05top_p\x18\x02 \x01(\x02\x12\r\n\x05top_k\x18\x03 \x01(\r\x12\x16\n\x0emax_new_tokens\x18\x04 \x01(\r\x12\t\n\x01n\x18\x05 \x01(\r\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x00\x88\x01\x01\x42\x07\n\x05_seed\"v\n\x0fGenerateRequest\x12\x0f\n\x07prompts\x18\x01 \x03(\t\x12\'\n\nprompt_ids\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12)\n\x08sampling\x18\x03 \x01(\x0b\x32\x17.rlhf.v1.SamplingParams\"\xf0\x01\n\x10GenerateResponse\x12\'\n\nprompt_ids\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12+\n\x0e\x63ompletion_ids\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12%\n\x08logprobs\x18\x03 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\r\n\x05texts\x18\x04 \x03(\t\x12-\n\x0e\x66inish_reasons\x18\x05 \x03(\x0e\x32\x15.rlhf.v1.FinishReason\x12\x16\n\x0epolicy_version\x18\x06 \x01(\x03\x12\t\n\x01n\x18\x07 \x01(\r\"s\n\x0cWeightHeader\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x16\n\x0e\x61\x64\x61pter_config\x18\x04 \x01(\t\x12\x15\n\rbase_revision\x18\x05 \x01(\t\"N\n\x0bWeightChunk\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x15.rlhf.v1.WeightHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04kind\"J\n\x0fWeightsResponse\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x16\n\x0e\x62ytes_received\x18\x03 \x01(\x04*_\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x32\xcd\x01\n\x0fPolicyInference\x12?\n\x08Generate\x12\x18.rlhf.v1.GenerateRequest\x1a\x19.rlhf.v1.GenerateResponse\x12\x41\n\rUpdateWeights\x12\x14.rlhf.v1.WeightChunk\x1a\x18.rlhf.v1.WeightsResponse(\x01\x12\x36\n\x07GetInfo\x12\x17.rlhf.v1.GetInfoRequest\x1a\x12.rlhf.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rlhf.v1.policy_inference_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINISHREASON']._serialized_start=902
-  _globals['_FINISHREASON']._serialized_end=997
+  _globals['_FINISHREASON']._serialized_start=834
+  _globals['_FINISHREASON']._serialized_end=929
   _globals['_SAMPLINGPARAMS']._serialized_start=66
   _globals['_SAMPLINGPARAMS']._serialized_end=196
   _globals['_GENERATEREQUEST']._serialized_start=198
@@ -45,10 +45,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WEIGHTHEADER']._serialized_end=676
   _globals['_WEIGHTCHUNK']._serialized_start=678
   _globals['_WEIGHTCHUNK']._serialized_end=756
-  _globals['_LOADWEIGHTSREQUEST']._serialized_start=758
-  _globals['_LOADWEIGHTSREQUEST']._serialized_end=824
-  _globals['_WEIGHTSRESPONSE']._serialized_start=826
-  _globals['_WEIGHTSRESPONSE']._serialized_end=900
-  _globals['_POLICYINFERENCE']._serialized_start=1000
-  _globals['_POLICYINFERENCE']._serialized_end=1275
+  _globals['_WEIGHTSRESPONSE']._serialized_start=758
+  _globals['_WEIGHTSRESPONSE']._serialized_end=832
+  _globals['_POLICYINFERENCE']._serialized_start=932
+  _globals['_POLICYINFERENCE']._serialized_end=1137
 # @@protoc_insertion_point(module_scope)

@@ -84,16 +84,6 @@ class WeightChunk(_message.Message):
     data: bytes
     def __init__(self, header: _Optional[_Union[WeightHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
-class LoadWeightsRequest(_message.Message):
-    __slots__ = ("uri", "version", "sha256")
-    URI_FIELD_NUMBER: _ClassVar[int]
-    VERSION_FIELD_NUMBER: _ClassVar[int]
-    SHA256_FIELD_NUMBER: _ClassVar[int]
-    uri: str
-    version: int
-    sha256: str
-    def __init__(self, uri: _Optional[str] = ..., version: _Optional[int] = ..., sha256: _Optional[str] = ...) -> None: ...
-
 class WeightsResponse(_message.Message):
     __slots__ = ("version", "sha256", "bytes_received")
     VERSION_FIELD_NUMBER: _ClassVar[int]

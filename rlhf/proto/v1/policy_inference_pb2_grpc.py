@@ -47,11 +47,6 @@ class PolicyInferenceStub:
                 request_serializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightChunk.SerializeToString,
                 response_deserializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.FromString,
                 _registered_method=True)
-        self.LoadWeights = channel.unary_unary(
-                '/rlhf.v1.PolicyInference/LoadWeights',
-                request_serializer=rlhf_dot_v1_dot_policy__inference__pb2.LoadWeightsRequest.SerializeToString,
-                response_deserializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.FromString,
-                _registered_method=True)
         self.GetInfo = channel.unary_unary(
                 '/rlhf.v1.PolicyInference/GetInfo',
                 request_serializer=rlhf_dot_v1_dot_common__pb2.GetInfoRequest.SerializeToString,
@@ -76,12 +71,6 @@ class PolicyInferenceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def LoadWeights(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def GetInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -99,11 +88,6 @@ def add_PolicyInferenceServicer_to_server(servicer, server):
             'UpdateWeights': grpc.stream_unary_rpc_method_handler(
                     servicer.UpdateWeights,
                     request_deserializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightChunk.FromString,
-                    response_serializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.SerializeToString,
-            ),
-            'LoadWeights': grpc.unary_unary_rpc_method_handler(
-                    servicer.LoadWeights,
-                    request_deserializer=rlhf_dot_v1_dot_policy__inference__pb2.LoadWeightsRequest.FromString,
                     response_serializer=rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.SerializeToString,
             ),
             'GetInfo': grpc.unary_unary_rpc_method_handler(
@@ -166,33 +150,6 @@ class PolicyInference:
             target,
             '/rlhf.v1.PolicyInference/UpdateWeights',
             rlhf_dot_v1_dot_policy__inference__pb2.WeightChunk.SerializeToString,
-            rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def LoadWeights(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rlhf.v1.PolicyInference/LoadWeights',
-            rlhf_dot_v1_dot_policy__inference__pb2.LoadWeightsRequest.SerializeToString,
             rlhf_dot_v1_dot_policy__inference__pb2.WeightsResponse.FromString,
             options,
             channel_credentials,
