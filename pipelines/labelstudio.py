@@ -28,11 +28,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from rlhf.atomic import write_file
 from rlhf.config import LabelStudioConfig
 from rlhf.data.records import MAX_K, RecordError, validate
 
@@ -389,3 +391,31 @@ def ensure_project(client: LabelStudio, title: str, label_config: str, overlap: 
     if project is not None:
         return project, False
     return client.create_project(title, label_config, overlap), True
+
+
+def push_blind_pairs(client: LabelStudio, cfg: LabelStudioConfig, prompts: list[str], reference: list[str],
+                     policies: dict[str, list[str]], seed: int, key_path: Path) -> tuple[dict, dict[str, dict]]:
+    """The eval project with its blind pairs: created and filled on the first call, whose key is
+    written to `key_path` before any task leaves; reused (with the key read back) after, so a
+    rerun collects the answers to the pairs labelers already have."""
+    project = client.find_project(cfg.eval_project)
+    if project is not None and client.project(project["id"]).get("task_number"):
+        if not key_path.exists():
+            raise LabelStudioError(f"Label Studio at {client.url}: project {cfg.eval_project!r} already holds "
+                                   f"tasks, but their key {key_path} is missing: without it no answer can be "
+                                   "decoded (set label.label_studio.eval_project to a new title for a new eval)")
+        return project, json.loads(key_path.read_text())
+    tasks, key = pairwise_tasks(prompts, reference, policies, seed)
+    write_file(key_path, lambda f: f.write(json.dumps(key, indent=1).encode()))
+    if project is None:
+        project = client.create_project(cfg.eval_project, pairwise_interface(), cfg.overlap)
+    count = client.import_tasks(project, tasks)
+    print(f"eval: pushed {count} blind pairwise tasks to Label Studio project {cfg.eval_project!r} at "
+          f"{client.url}/projects/{project['id']} (key: {key_path})", flush=True)
+    return project, key
+
+
+def human_win_rates(client: LabelStudio, project: dict, key: dict[str, dict]) -> dict[str, dict]:
+    """policy -> {"wins", "judgments"} from the answers given so far."""
+    where = f"Label Studio at {client.url}, project {project['title']!r}, "
+    return decode_pairwise(client.tasks(project), key, where)
