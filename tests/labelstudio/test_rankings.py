@@ -181,3 +181,17 @@ def test_the_cli_syncs_and_names_a_missing_project(label_studio, store):
     done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert f"rlhf: Label Studio at {label_studio.url}: no project 'no-such-project'" in done.stderr
+
+
+def test_a_legacy_token_works_once_the_organization_enables_them(label_studio):
+    """What the chart's Label Studio does at its first start (--enable-legacy-api-token): its stages
+    then send the Secret's token as `Authorization: Token ...`."""
+    admin = client_as(label_studio, ADMIN)
+    legacy = ls.LabelStudio(label_studio.url, admin.call("GET", "/api/current-user/token")["token"], timeout_s=20)
+    with pytest.raises(ls.LabelStudioError, match="refused the token: .*legacy token authentication has been disabled"):
+        legacy.check()
+    admin.call("POST", "/api/jwt/settings", {"legacy_api_tokens_enabled": True, "api_tokens_enabled": True})
+    try:
+        assert legacy.check()["email"] == ADMIN
+    finally:
+        admin.call("POST", "/api/jwt/settings", {"legacy_api_tokens_enabled": False, "api_tokens_enabled": True})
