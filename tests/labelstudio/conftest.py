@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from rlhf.clients.data_store import DataStoreClient
 from tests.labelstudio.server import LS_BIN, LabelStudioServer
 
 
@@ -16,3 +17,12 @@ def label_studio(tmp_path_factory) -> LabelStudioServer:
     server = LabelStudioServer(tmp_path_factory.mktemp("label-studio"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, start_service):
+    """A real data-store where sync writes the record sets."""
+    service = start_service("data-store", "--store", f"file://{tmp_path_factory.mktemp('ls-store')}")
+    with DataStoreClient(service.target, timeout=30, retries=0) as client:
+        client.wait_ready()
+        yield client

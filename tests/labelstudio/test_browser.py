@@ -12,12 +12,12 @@ import pytest
 from pipelines import labelstudio as ls
 from pipelines.label import sync
 from tests.labelstudio.server import ADMIN, LABELERS, LS_PYTHON
-from tests.labelstudio.test_rankings import PROMPTS, client_as, make_config, project_tasks, push, store  # noqa: F401
+from tests.labelstudio.test_rankings import PROMPTS, make_config, project_tasks, push
 
 SCRIPT = __file__.replace("test_browser.py", "browser_rank.py")
 
 
-def test_a_ranking_made_in_the_web_ui_is_synced(label_studio, store, monkeypatch):  # noqa: F811
+def test_a_ranking_made_in_the_web_ui_is_synced(label_studio, store, monkeypatch):
     missing = [name for name in ("chromium", "chromedriver") if shutil.which(name) is None]
     if missing:
         pytest.skip(f"{' and '.join(missing)} not on PATH (Debian: apt-get install chromium chromium-driver; "

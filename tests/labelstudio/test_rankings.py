@@ -16,7 +16,6 @@ import pytest
 from pipelines import labelstudio as ls
 from pipelines.label import push_ranking_tasks, sync
 from rlhf.clients.base import ServiceError
-from rlhf.clients.data_store import DataStoreClient
 from rlhf.config import load_config
 from tests.e2e.test_run import ROOT
 from tests.labelstudio.server import ADMIN, LABELERS
@@ -26,14 +25,6 @@ PROMPTS = [("Name a colour.", ["Blue.", "A colour.", "Seven."]),
            ("Say hello in French.", ["Bonjour.", "Hello.", "Hallo.", "Salut !"])]
 # The truth per prompt, as indices of the sampled completions, best first.
 TRUTH = [[0, 1, 2], [0, 3, 2, 1]]
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory, start_service):
-    service = start_service("data-store", "--store", f"file://{tmp_path_factory.mktemp('ls-store')}")
-    with DataStoreClient(service.target, timeout=30, retries=0) as client:
-        client.wait_ready()
-        yield client
 
 
 def make_config(label_studio, store, project: str, token_env: str = "RLHF_TEST_LS_TOKEN", **extra):
