@@ -126,7 +126,7 @@ def label_in_label_studio(config: Config, store) -> dict[str, int]:
     project = client.find_project(ls_cfg.project)
     if project is None or not client.project(project["id"]).get("task_number"):
         samples = sample_completions(config, store)
-        rng = np.random.default_rng(derive_seed(cfg.seed, SeedUse.LABEL, 2))
+        rng = np.random.default_rng(derive_seed(cfg.seed, SeedUse.DISPLAY_ORDER))
         tasks = [ls.ranking_task(record["prompt"], texts, split, rng)
                  for split, pairs in samples.items() for record, texts in pairs]
         project = push_ranking_tasks(client, ls_cfg, cfg.k, tasks)
