@@ -68,6 +68,8 @@ class LabelStudio:
     short-lived access token, renewed when it expires) or a legacy token."""
 
     def __init__(self, url: str, token: str, timeout_s: float = 30.0, token_name: str = "the token"):
+        if not url.startswith(("http://", "https://")):
+            raise LabelStudioError(f"label.label_studio.url: {url!r} is not an http:// or https:// URL")
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self._token = token
@@ -94,8 +96,11 @@ class LabelStudio:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
+            if isinstance(reason, TimeoutError):
+                raise LabelStudioError(f"Label Studio at {self.url} did not answer {method} {path} within "
+                                       f"{self.timeout_s:g}s (label.label_studio.request_timeout_s)") from None
             raise LabelStudioError(f"Label Studio at {self.url} is unreachable ({method} {path}: {reason}); "
                                    "is it running? (`make label-studio` starts one locally)") from None
 
@@ -110,8 +115,15 @@ class LabelStudio:
             status, body = self._send("POST", "/api/token/refresh/", {"refresh": self._token})
             if status != 200:
                 raise self._refused(body)
-            self._access = json.loads(body)["access"]
+            self._access = self._json(body, "POST /api/token/refresh/")["access"]
         return f"Bearer {self._access}"
+
+    def _json(self, body: bytes, what: str) -> Any:
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise LabelStudioError(f"Label Studio at {self.url}: {what} answered something that is not JSON "
+                                   f"({body[:120]!r}); is this URL Label Studio?") from None
 
     def call(self, method: str, path: str, body: Any = None, params: dict | None = None, what: str = "") -> Any:
         """One API call; the JSON answer. An access token that expired is renewed once."""
@@ -125,7 +137,7 @@ class LabelStudio:
         if not 200 <= status < 300:
             raise LabelStudioError(f"Label Studio at {self.url}: {method} {path}{' (' + what + ')' if what else ''} "
                                    f"answered HTTP {status}: {_detail(answer)}")
-        return json.loads(answer) if answer.strip() else None
+        return self._json(answer, f"{method} {path}") if answer.strip() else None
 
     # ---- projects, tasks, users ----
 

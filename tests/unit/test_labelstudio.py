@@ -91,3 +91,48 @@ def test_labeler_fields_of_a_comparison_are_checked(extra, message):
     assert validate({**record, "rating": None}, "comparisons")
     with pytest.raises(RecordError, match=message):
         validate({**record, **extra}, "comparisons")
+
+
+def test_a_url_that_is_not_http_is_named():
+    with pytest.raises(ls.LabelStudioError, match=r"label.label_studio.url: '127.0.0.1:8080' is not an http"):
+        ls.LabelStudio("127.0.0.1:8080", "token")
+
+
+def test_a_server_that_is_not_label_studio_is_named(tmp_path):
+    """An HTTP server answering HTML (a proxy page, another app) where Label Studio should be."""
+    import http.server
+    import threading
+
+    class Html(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"<html>hello</html>")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(ls.LabelStudioError, match=rf"Label Studio at {url}: GET /api/current-user/whoami answered "
+                                                      r"something that is not JSON .*is this URL Label Studio\?"):
+            ls.LabelStudio(url, "0123456789abcdef0123456789abcdef01234567", timeout_s=5).check()
+    finally:
+        server.shutdown()
+
+
+def test_a_server_that_never_answers_is_given_up_on_at_the_deadline():
+    import socket
+    import time
+
+    with socket.socket() as listener:  # accepts connections (the kernel's backlog) but never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(ls.LabelStudioError, match=rf"Label Studio at {url} did not answer GET "
+                                                      r"/api/current-user/whoami within 0.5s"):
+            ls.LabelStudio(url, "0123456789abcdef0123456789abcdef01234567", timeout_s=0.5).check()
+        assert time.monotonic() - start < 5
