@@ -178,7 +178,9 @@ class LabelStudio:
 def _detail(body: bytes) -> str:
     try:
         answer = json.loads(body)
-        return str(answer.get("detail") or answer.get("validation_errors") or answer)[:300]
+        # "Validation error" alone says nothing: the fields' reasons come with it.
+        parts = [str(answer[key]) for key in ("detail", "validation_errors") if answer.get(key)]
+        return "; ".join(parts or [str(answer)])[:500]
     except (ValueError, AttributeError):
         return body[:300].decode("utf-8", "replace")
 

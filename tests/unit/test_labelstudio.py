@@ -136,3 +136,9 @@ def test_a_server_that_never_answers_is_given_up_on_at_the_deadline():
                                                       r"/api/current-user/whoami within 0.5s"):
             ls.LabelStudio(url, "0123456789abcdef0123456789abcdef01234567", timeout_s=0.5).check()
         assert time.monotonic() - start < 5
+
+
+def test_an_error_answer_keeps_the_fields_reasons():
+    body = b'{"detail": "Validation error", "validation_errors": {"title": ["Ensure this field has at least 3 characters."]}}'
+    assert ls._detail(body) == "Validation error; {'title': ['Ensure this field has at least 3 characters.']}"
+    assert ls._detail(b"<html>Bad Gateway</html>") == "<html>Bad Gateway</html>"
