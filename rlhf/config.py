@@ -394,7 +394,8 @@ class LabelStudioConfig:
     """Environment variable holding the API token: a personal access token (Account & Settings), or a
     legacy token where the organization enabled them. Tokens never live in config."""
     project: str = "rlhf rankings"
-    """Title of the ranking project; created on the first push, reused (found by title) after."""
+    """Title of the ranking project (3 characters or more); created on the first push, reused (found
+    by title) after."""
     eval_project: str = "rlhf human eval"
     """Title of the blind pairwise win-rate project `rlhf eval` pushes to."""
     overlap: Annotated[int, Range(min=1, max=20)] = 1
