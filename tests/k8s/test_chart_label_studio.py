@@ -1,9 +1,11 @@
 """labelStudio.enabled: Label Studio as a Deployment with its own PVC, a Service, the admin account
-and API token in a Secret, an optional Ingress; the label and eval stages get its URL and token."""
+and API token in a Secret, an optional Ingress; the label and eval stages get its URL and token.
+The rendered container also runs, as rendered, from Label Studio's environment on this machine."""
 
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 import yaml
@@ -100,3 +102,32 @@ def test_the_notes_say_how_labelers_reach_it():
                                         namespace=NAMESPACE, is_install=True)
     notes = manifests["rlhf/templates/NOTES.txt"]
     assert f"kubectl -n {NAMESPACE} port-forward svc/{LS} 8080:8080, then http://127.0.0.1:8080" in notes
+
+
+def test_the_charts_label_studio_starts_and_takes_the_secrets_token(tmp_path):
+    """The rendered container's args and env (the Secret's values in place of its references), run
+    by Label Studio's own environment on this machine: it starts, and the token the label and eval
+    stages send is accepted (the first start enabled legacy tokens and gave the admin this one)."""
+    from pipelines.labelstudio import LabelStudio
+    from tests.helpers import free_port
+    from tests.labelstudio.server import LS_BIN, LabelStudioServer
+
+    if not LS_BIN.exists():
+        pytest.skip(f"Label Studio's environment is absent ({LS_BIN}); `make label-studio-env` builds it")
+    objects = chartlib.render("label_studio")
+    (container,) = one(objects, "Deployment", LS)["spec"]["template"]["spec"]["containers"]
+    secret = {k: base64.b64decode(v).decode() for k, v in one(objects, "Secret", LS)["data"].items()}
+    env = {e["name"]: e["value"] if "value" in e else secret[e["valueFrom"]["secretKeyRef"]["key"]]
+           for e in container["env"]}
+    env["LABEL_STUDIO_BASE_DATA_DIR"] = str(tmp_path)  # the PVC's mount, here
+    port = free_port()
+    args = container["args"]
+    assert args[0] == "label-studio"
+    args = [{"0.0.0.0": "127.0.0.1", "8080": str(port)}.get(a, a) for a in args[1:]]  # this machine, a free port
+    server = LabelStudioServer(tmp_path, args=args, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env},
+                               port=port, users=False)
+    try:
+        client = LabelStudio(server.url, env["LABEL_STUDIO_USER_TOKEN"], timeout_s=20)
+        assert client.check()["email"] == secret["username"] == "admin@rlhf.local"
+    finally:
+        server.stop()

@@ -30,18 +30,21 @@ def ls_env(data_dir: Path) -> dict:
 
 
 class LabelStudioServer:
-    def __init__(self, data_dir: Path):
+    """`label-studio ARGS` (default: start on a free port) with `env`, until `stop`."""
+
+    def __init__(self, data_dir: Path, args: list[str] | None = None, env: dict | None = None,
+                 port: int | None = None, users: bool = True):
         self.data_dir = data_dir
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "label-studio.log"
         data_dir.mkdir(parents=True, exist_ok=True)
+        args = args or ["start", "--no-browser", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen([str(LS_BIN), "start", "--no-browser", "--host", "127.0.0.1",
-                                         "--port", str(self.port)], cwd=data_dir, env=ls_env(data_dir),
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen([str(LS_BIN), *args], cwd=data_dir, env=env or ls_env(data_dir),
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_healthy()
-        self.tokens = self._make_users([ADMIN, *LABELERS])
+        self.tokens = self._make_users([ADMIN, *LABELERS]) if users else {}
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
