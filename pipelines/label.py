@@ -64,7 +64,7 @@ def check_label_source(config: Config, store) -> None:
                                 if split == "heldout" else ""))
 
 
-def label(config: Config) -> dict[str, int]:
+def label(config: Config) -> dict:
     """Writes (simulated) or checks (import) <output>/train and <output>/heldout; returns their
     sizes. Simulated: the SFT model (sft.output_dir) is pushed to policy-inference first, and its
     tokenizer formats the prompts. Label Studio: pushes the tasks (once per project), then waits and
@@ -117,7 +117,7 @@ def sample_completions(config: Config, store) -> dict[str, list[tuple[dict, list
     return samples
 
 
-def label_in_label_studio(config: Config, store) -> dict[str, int]:
+def label_in_label_studio(config: Config, store) -> dict:
     """Pushes the sampled completions as ranking tasks (only when the project is new: a rerun
     reuses what labelers already have), then waits and syncs when `wait_timeout_s` > 0."""
     cfg = config.label
@@ -143,9 +143,16 @@ def label_in_label_studio(config: Config, store) -> dict[str, int]:
             bar.n = done
             bar.refresh()
 
-        ls.wait_for_annotations(client, project, ls_cfg.overlap, ls_cfg.wait_timeout_s, ls_cfg.poll_interval_s,
-                                progress)
-    return write_synced(config, store, client, project)
+        done = ls.wait_for_annotations(client, project, ls_cfg.overlap, ls_cfg.wait_timeout_s,
+                                       ls_cfg.poll_interval_s, progress)
+    summary = write_synced(config, store, client, project)
+    if "train" not in summary["sizes"]:
+        # The RM comes next and would only find no set; say why here.
+        raise ls.LabelStudioError(f"Label Studio at {client.url}: no training prompt of project {project['title']!r} "
+                                  f"was ranked within label.label_studio.wait_timeout_s={ls_cfg.wait_timeout_s:g}s")
+    if not done:
+        print(f"label: waited {ls_cfg.wait_timeout_s:g}s; went on with the rankings finished by then", flush=True)
+    return summary
 
 
 def push_ranking_tasks(client: ls.LabelStudio, ls_cfg, k: int, tasks: list[dict]) -> dict:

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from pipelines import labelstudio as ls
 from pipelines.evaluate import evaluate
 from pipelines.label import label
 from rlhf.clients.data_store import DataStoreClient
@@ -44,6 +45,11 @@ def test_label_pushes_samples_then_a_waiting_rerun_syncs_the_rankings(config, la
     assert len(tasks) == 5 and {t["data"]["split"] for t in tasks} == {"train", "heldout"}
     prompts = {p["prompt"] for p in PROMPTS}
     assert all(t["data"]["prompt"] in prompts and len(t["data"]["completions"]) == 3 for t in tasks)
+    # Waiting in vain: nothing ranked within the time, said before the RM would look for the set.
+    config.label.label_studio.wait_timeout_s = 0.5
+    with pytest.raises(ls.LabelStudioError, match=r"no training prompt of project 'stage' was ranked within "
+                                                  r"label.label_studio.wait_timeout_s=0.5s"):
+        label(config)
     for task in tasks:
         submit(client_as(label_studio, LABELERS[0]), task, [2, 0, 1], rating=4)
 
