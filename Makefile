@@ -14,7 +14,15 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 VLLM_DEPS := grpcio grpcio-health-checking grpcio-reflection protobuf prometheus-client minio pyyaml \
 	safetensors numpy tqdm gguf accelerate peft pytest pytest-timeout
 
-.PHONY: install vllm-env test protos pipeline chart-schema demo demo-seeds bench bench-rollout image image-cpu image-vllm clean
+# Label Studio, where people rank completions (label.source: label-studio) and judge the human win
+# rate: its own environment, since it pins Django and friends (constraints-labelstudio.txt); selenium
+# there drives Debian's chromium in the browser test. `make label-studio` serves it on LS_PORT.
+LS_VENV := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed
+LS_PORT ?= 8080
+LS_DATA ?= runs/label-studio
+
+.PHONY: install vllm-env label-studio-env label-studio test protos pipeline chart-schema demo demo-seeds bench bench-rollout image image-cpu image-vllm clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +48,25 @@ $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 
 vllm-env: $(VLLM_STAMP)
 
+$(LS_STAMP): constraints-labelstudio.txt
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q -c constraints-labelstudio.txt label-studio selenium
+	touch $(LS_STAMP)
+
+label-studio-env: $(LS_STAMP)
+
+# Label Studio on http://127.0.0.1:$(LS_PORT), data (SQLite, uploads) in $(LS_DATA); sign up in the
+# browser, then copy a personal access token (Account & Settings) into $$LABEL_STUDIO_TOKEN.
+label-studio: $(LS_STAMP)
+	mkdir -p $(LS_DATA)
+	LABEL_STUDIO_BASE_DATA_DIR=$(abspath $(LS_DATA)) LATEST_VERSION_CHECK=false COLLECT_ANALYTICS=false \
+	  $(LS_VENV)/bin/label-studio start --no-browser --host 127.0.0.1 --port $(LS_PORT)
+
 # The main suite skips tests/vllm (no vllm there); the vLLM environment runs them, on both engines.
-test: $(STAMP) $(VLLM_STAMP)
+# tests/labelstudio start one Label Studio server for the session (its environment, and chromium for
+# the browser test, are made ready first).
+test: $(STAMP) $(VLLM_STAMP) $(LS_STAMP)
+	.ci/install-chromium
 	$(PY) -m pytest -q tests
 	$(VLLM_PY) -m pytest -q --confcutdir tests/vllm tests/vllm
 
@@ -92,4 +117,4 @@ image-vllm:
 	docker build -f Dockerfile.vllm -t $(IMAGE):$(IMAGE_TAG)-vllm .
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LS_VENV) .pytest_cache

@@ -51,8 +51,8 @@ def import_data(mode: str, namespace: str, release: str, local_config: str, run_
             raise ValueError("label_source=import: give comparisons_uri and heldout_comparisons_uri (JSONL comparisons)")
         prefix = comparisons_prefix(run_id)
         sources.update({f"{prefix}/train": comparisons_uri, f"{prefix}/heldout": heldout_comparisons_uri})
-    elif label_source != "simulated":
-        raise ValueError(f"label_source: {label_source!r}; expected 'simulated' or 'import'")
+    elif label_source not in ("simulated", "label-studio"):
+        raise ValueError(f"label_source: {label_source!r}; expected 'simulated', 'import' or 'label-studio'")
     Run(mode, run_id, namespace, release, local_config).stage(
         "data", {}, positional=[f"{name}={uri}" for name, uri in sources.items()])
     return sources
@@ -74,8 +74,10 @@ def sft(mode: str, namespace: str, release: str, local_config: str, run_id: str,
 @_component
 def label(mode: str, namespace: str, release: str, local_config: str, run_id: str, sft_model: str,
           k: int, label_source: str) -> str:
-    """The SFT policy samples k completions per prompt and the labeler ranks them, or (label_source
-    "import") the imported comparisons are checked; returns the comparisons' record-set prefix
+    """The SFT policy samples k completions per prompt and the labeler ranks them (label_source
+    "label-studio": people in Label Studio; the step waits label.label_studio.wait_timeout_s, from
+    the release's config, for them), or (label_source "import") the imported comparisons are
+    checked; returns the comparisons' record-set prefix
     (<prefix>/train, <prefix>/heldout)."""
     from pipelines.launcher import Run, comparisons_prefix
 

@@ -4,7 +4,8 @@
   rlhf serve reward-kserve  the reward model for other teams (KServe OIP over gRPC and REST)
   rlhf reward publish DIR a reward model as a new version in the store, for reward-kserve
   rlhf train sft|rm|ppo   a training stage (the PPO trainer also runs under torchrun / PyTorchJob)
-  rlhf label              sample K completions per prompt and rank them
+  rlhf label              sample K completions per prompt and rank them (or push them to Label Studio)
+  rlhf label sync         pull the finished Label Studio rankings into comparison record sets
   rlhf eval               SFT vs PPO vs PPO-ptx report
   rlhf run                the whole loop on this machine (the embedded default)
   rlhf data import        load record sets (bundled demo data, JSONL files or URIs) into the data-store
@@ -27,6 +28,7 @@ import typing
 from pathlib import Path
 
 from pipelines.data import import_data, parse_sources
+from pipelines.labelstudio import LabelStudioError
 from pipelines.local import PRESETS, run_local
 from pipelines.seeds import run_seeds
 from rlhf.clients.base import ServiceError
@@ -132,8 +134,11 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _label(args: argparse.Namespace) -> None:
-    from pipelines.label import label
-    label(_config(args))
+    from pipelines.label import label, sync
+    if getattr(args, "action", None) == "sync":
+        sync(_config(args))
+    else:
+        label(_config(args))
 
 
 def _eval(args: argparse.Namespace) -> None:
@@ -276,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, fn, text in (("label", _label, "sample K completions per prompt and rank them"),
                            ("eval", _eval, "evaluate SFT, PPO and PPO-ptx and write the report")):
         sub = commands.add_parser(name, help=text)
+        if name == "label":
+            sub.add_argument("action", nargs="?", choices=["sync"],
+                             help="sync: pull the finished Label Studio rankings into the comparison record sets "
+                                  "(label.source=label-studio)")
         _add_config_args(sub)
         sub.set_defaults(run=fn)
 
@@ -340,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ConfigError, FileNotFoundError, ValueError, ServiceError) as exc:
+    except (ConfigError, FileNotFoundError, ValueError, ServiceError, LabelStudioError) as exc:
         sys.exit(f"rlhf: {exc}")
 
 

@@ -55,6 +55,7 @@ class SeedUse(enum.IntEnum):
     ROLLOUT = 2       # a PPO step's Generate
     MINIBATCHES = 3   # a PPO epoch's minibatch order
     LABEL = 4         # the label stage's sampling
+    DISPLAY_ORDER = 5  # the order a Label Studio task shows its completions in
 
 
 def derive_seed(seed: int, use: SeedUse, *coordinates: int) -> int:

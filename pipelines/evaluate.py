@@ -5,7 +5,8 @@ as judged by the simulated labeler where a prompt has constraints and by the rew
 has none, constraint satisfaction (prompts with constraints), mean RM score, KL to SFT; plus the
 RM's held-out accuracy and the alignment tax (perplexity on held-out general text). Writes
 report.md (headed by the run's identity: run, base model, data, config hash, judge), metrics.json
-and plots.
+and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at
+random) go to Label Studio, and their answers become a human win rate next to the automatic one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from pipelines import labelstudio as ls
 from pipelines.common import (config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
                               resolve_model)
 from rlhf.algos.ppo import ptx_loss
@@ -65,6 +67,9 @@ def evaluate(config: Config) -> dict:
     reference_dir = resolve_model(cfg.reference_model)
     tokenizer = load_tokenizer(reference_dir)
     policies = {"SFT": str(reference_dir), **cfg.policies}
+    human = ls.LabelStudio.from_config(config.label.label_studio) if cfg.human == "label-studio" else None
+    if human:
+        human.check()  # the server and the token, before any model loads
     with data_store(config) as store:
         prompts = store.read_records(cfg.prompts)[:cfg.max_prompts]
         general = [r["text"] for r in store.read_records(cfg.general_heldout)[:cfg.max_general]]
@@ -113,6 +118,10 @@ def evaluate(config: Config) -> dict:
         results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high,
                              ties=sum(o == 0.5 for o in outcomes))
 
+    if human:
+        for name, counts in human_eval(config, human, [r["prompt"] for r in prompts], samples).items():
+            results[name].update(counts)
+
     rm_summary = read_rm_summary(cfg.rm_summary)
     report = {"run": run_identity(config, describe_judges(judges)),
               "policies": results, "rm_heldout_accuracy": rm_summary.get("heldout_accuracy"),
@@ -131,6 +140,27 @@ def evaluate(config: Config) -> dict:
             write_uri(f"{cfg.report_uri.rstrip('/')}/{name}", (out / name).read_bytes())
         print(f"eval: uploaded the report to {cfg.report_uri}", flush=True)
     return report
+
+
+def human_eval(config: Config, client: ls.LabelStudio, prompts: list[str], samples: dict[str, list[str]]) -> dict:
+    """policy -> human win rate vs SFT with its interval and number of judgments: pushes the blind
+    pairs once (key in <report_dir>/human_eval_key.json), waits up to `wait_timeout_s`, then counts
+    the answers given so far."""
+    ls_cfg = config.label.label_studio
+    others = {name: texts for name, texts in samples.items() if name != "SFT"}
+    project, key = ls.push_blind_pairs(client, ls_cfg, prompts, samples["SFT"], others, config.eval.seed,
+                                       Path(config.eval.report_dir) / "human_eval_key.json")
+    if ls_cfg.wait_timeout_s > 0:
+        ls.wait_for_annotations(client, project, ls_cfg.overlap, ls_cfg.wait_timeout_s, ls_cfg.poll_interval_s)
+    return {name: human_summary(counts) for name, counts in ls.human_win_rates(client, project, key).items()}
+
+
+def human_summary(counts: dict) -> dict:
+    """Win rate (ties half) and its 95% Wilson interval over the judgments; None before any."""
+    n = counts["judgments"]
+    low, high = wilson_interval(counts["wins"], n)
+    return {"human_win_rate": counts["wins"] / n if n else None, "human_win_rate_low": low if n else None,
+            "human_win_rate_high": high if n else None, "human_judgments": n}
 
 
 def run_identity(config: Config, judged_by: str) -> dict:
@@ -212,6 +242,16 @@ def render_report(report: dict, plots: list[str]) -> str:
         lines.append(f"| {name} | {r['win_rate']:.1%} [{r['win_rate_low']:.1%}, {r['win_rate_high']:.1%}] | {r['ties']} | "
                      f"{_percent(r['constraint_satisfaction'])} | {_percent(r['all_constraints_met'])} | "
                      f"{r['reward_mean']:.3f} | {r['kl_to_sft']:.3f} | {r['perplexity']:.2f} |")
+    judged = {name: r for name, r in report["policies"].items() if "human_judgments" in r}
+    if judged:
+        lines += ["", "Human win rate vs SFT: labelers in Label Studio judged blind pairs (the policy's and the SFT "
+                  "completion of the same held-out prompt, sides at random), ties counted as half (95% Wilson "
+                  "interval):", "", "| policy | human win rate vs SFT | judgments | automatic judge |",
+                  "|---|---|---|---|"]
+        for name, r in judged.items():
+            rate = "n/a" if r["human_win_rate"] is None else \
+                f"{r['human_win_rate']:.1%} [{r['human_win_rate_low']:.1%}, {r['human_win_rate_high']:.1%}]"
+            lines.append(f"| {name} | {rate} | {r['human_judgments']} | {r['win_rate']:.1%} |")
     types = sorted({kind for r in report["policies"].values() for kind in r["satisfaction_by_type"]})
     if types:
         lines += ["", "Constraint satisfaction by type (share of the held-out constraints of that type met):", "",

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from pipelines.processes import Supervisor, start_service
-from rlhf.config import VLLM_LORA_RANKS, Config, to_dict
+from rlhf.config import VLLM_LORA_RANKS, Config, ConfigError, to_dict
 
 # `rlhf run --preset NAME`: config overrides applied before the user's --set. "tiny" runs the whole
 # loop on random 2-layer models in about a minute, to try a data set before the real run.
@@ -104,7 +104,16 @@ def policy_engine(config: Config) -> list[str]:
     return ["--engine", "vllm", *(["--max-lora-rank", str(rank)] if rank else [])]
 
 
+def check_run_config(config: Config) -> None:
+    """What `rlhf run` needs beyond a valid config: with people ranking in Label Studio, the label
+    stage must wait for them (the RM stage reads their rankings right after)."""
+    if config.label.source == "label-studio" and config.label.label_studio.wait_timeout_s <= 0:
+        raise ConfigError("label.label_studio.wait_timeout_s: rlhf run trains the reward model right after the "
+                          "label stage, so it must wait for the labelers: set it, e.g. 86400 for a day")
+
+
 def run_local(config: Config, preset: str = "") -> Path:
+    check_run_config(config)
     run_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
     config.run.run_id = run_id
     run_dir = Path(config.run.runs_dir) / run_id

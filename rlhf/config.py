@@ -415,13 +415,45 @@ class PPOConfig:
 
 
 @dataclass
+class LabelStudioConfig:
+    """A Label Studio server where human labelers rank completions (`label.source: label-studio`)
+    and judge blind pairs (`eval.human: label-studio`). See the README, "Human labels in Label Studio"."""
+
+    url: str = "http://127.0.0.1:8080"
+    """Base URL of the Label Studio server (`make label-studio` starts one here)."""
+    token_env: str = "LABEL_STUDIO_TOKEN"
+    """Environment variable holding the API token: a personal access token (Account & Settings), or a
+    legacy token where the organization enabled them. Tokens never live in config."""
+    project: str = "rlhf rankings"
+    """Title of the ranking project (3 characters or more); created on the first push, reused (found
+    by title) after."""
+    eval_project: str = "rlhf human eval"
+    """Title of the blind pairwise win-rate project `rlhf eval` pushes to."""
+    overlap: Annotated[int, Range(min=1, max=20)] = 1
+    """Labelers per task (1..20): each task stays open until this many have annotated it. With 2 or
+    more, sync reports the inter-annotator agreement."""
+    holdout_labelers: list[str] = field(default_factory=list)
+    """Labelers (emails) whose rankings go to <output>/heldout only, never to training: the RM's
+    held-out accuracy then measures agreement with people it never learned from."""
+    poll_interval_s: Annotated[float, Range(min=0.1, max=3600)] = 10.0
+    """Seconds between progress checks while waiting for annotations (0.1..3600)."""
+    wait_timeout_s: Annotated[float, Range(min=0, max=604800)] = 0.0
+    """How long `rlhf label` (and `rlhf eval`) wait for labelers to finish before syncing what is done
+    (0..604800 s); 0 pushes the tasks and returns: run `rlhf label sync` later."""
+    request_timeout_s: Annotated[float, Range(gt=0, max=600)] = 30.0
+    """Deadline of every HTTP call to Label Studio (0..600 s, exclusive of 0)."""
+
+
+@dataclass
 class LabelConfig:
     """Sample K completions per prompt from the SFT policy and have a labeler rank them (`rlhf label`)."""
 
-    source: Literal["simulated", "import"] = "simulated"
+    source: Literal["simulated", "import", "label-studio"] = "simulated"
     """Where rankings come from. "simulated": the SFT policy samples K completions per prompt and the
     simulated labeler ranks them by the prompts' constraints (every prompt needs some). "import":
-    no sampling; the comparisons imported as <output>/train and <output>/heldout are used as they are."""
+    no sampling; the comparisons imported as <output>/train and <output>/heldout are used as they are.
+    "label-studio": the K completions are pushed to Label Studio (`label_studio`) for people to rank;
+    `rlhf label sync` (or the stage, when it waits) pulls their rankings into the same sets."""
 
     prompts: str = "prompts/train"
     """Record set (kind prompts) the training comparisons are drawn from."""
@@ -443,6 +475,8 @@ class LabelConfig:
     """Record-set prefix: <output>/train and <output>/heldout are written (simulated) or expected (import)."""
     seed: NonNegativeInt = 0
     """Seeds prompt choice, sampling and the labeler."""
+    label_studio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
+    """The Label Studio server, projects and labelers of `source: label-studio` and `eval.human`."""
 
 
 @dataclass
@@ -474,6 +508,10 @@ class EvalConfig:
     """Also upload report.md, metrics.json and the plots to this store URI; "" skips."""
     rm_summary: str = "runs/latest/models/rm_summary.json"
     """The RM stage's summary (held-out accuracy; a path or store URI), copied into the report."""
+    human: Literal["off", "label-studio"] = "off"
+    """"label-studio": also send blind pairwise tasks (policy vs SFT completion of the same prompt,
+    sides drawn at random) to `label.label_studio.eval_project` and report the human win rate next
+    to the automatic judge's; the side key is kept in <report_dir>/human_eval_key.json."""
 
 
 @dataclass

@@ -7,7 +7,8 @@ as "constraint" for "constraints" would otherwise drop data silently):
   demonstrations  {"prompt": str, "completion": str}
                   or {"messages": [{"role", "content"}, ...]}: the last (assistant) turn is the completion
   comparisons     {"prompt": str, "completions": [K strings, 2 <= K <= 9], "ranking": [indices, best first]}
-                  or {"prompt", "chosen", "rejected"}, stored as completions [chosen, rejected], ranking [0, 1]
+                  or {"prompt", "chosen", "rejected"}, stored as completions [chosen, rejected], ranking [0, 1];
+                  human rankings (Label Studio) may add "labeler": str, "rating": 1..7 or null, "flags": [str]
   rollouts        {"step": int, "prompt": str, "completion": str, "reward": float}
   text            {"text": str}: pretraining text for PPO-ptx and the alignment tax
 """
@@ -134,8 +135,24 @@ def split_demonstration(record: dict) -> tuple[str | list[dict], str]:
     return record["prompt"], record["completion"]
 
 
+MIN_RATING, MAX_RATING = 1, 7  # the paper's Likert scale of a completion's overall quality
+
+
+def _labeler_fields(record: dict, where: str) -> None:
+    """Who ranked and what else they said (optional; the RM reads only the ranking)."""
+    if "labeler" in record:
+        _string(record, "labeler", where)
+    rating = record.get("rating")
+    if rating is not None and (not _integer(rating) or not MIN_RATING <= rating <= MAX_RATING):
+        raise RecordError(f"{where}: field 'rating' must be an integer {MIN_RATING}..{MAX_RATING} or null, got {rating!r}")
+    flags = record.get("flags", [])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise RecordError(f"{where}: field 'flags' must be a list of strings")
+
+
 def _comparison(record: dict, where: str) -> dict:
     _string(record, "prompt", where)
+    _labeler_fields(record, where)
     pairwise = [name for name in ("chosen", "rejected") if name in record]
     if pairwise:
         kway = [name for name in ("completions", "ranking") if name in record]
@@ -197,7 +214,7 @@ _VALIDATORS = {
 _READ_FIELDS = {
     RecordKind.PROMPTS: ("prompt", "constraints"),
     RecordKind.DEMONSTRATIONS: ("prompt", "completion", "messages"),
-    RecordKind.COMPARISONS: ("prompt", "completions", "ranking", "chosen", "rejected"),
+    RecordKind.COMPARISONS: ("prompt", "completions", "ranking", "chosen", "rejected", "labeler", "rating", "flags"),
     RecordKind.ROLLOUTS: ("step", "prompt", "completion", "reward"),
     RecordKind.TEXT: ("text",),
 }

@@ -57,6 +57,9 @@ VARIANTS: dict[str, dict] = {
                        "networkPolicy": {"allowAllNamespaces": False, "from": [
                            {"namespaceSelector": {"matchLabels": {"team": "b"}},
                             "podSelector": {"matchLabels": {"app": "scorer"}}}]}}}},
+    # Label Studio for human labels, behind an HTTPS ingress.
+    "label_studio": {"labelStudio": {"enabled": True, "host": "label.example.com",
+                                     "ingress": {"enabled": True, "className": "nginx", "tlsSecret": "label-tls"}}},
 }
 KSERVE_VARIANTS = ["kserve", "kserve_knative", "kserve_tls", "example_reward_kserve"]
 # The example values shipped in k8s/ are rendered and checked like the variants above.
@@ -208,6 +211,7 @@ TYPED = {
     ("apps/v1", "StatefulSet"): "V1StatefulSet",
     ("batch/v1", "Job"): "V1Job",
     ("networking.k8s.io/v1", "NetworkPolicy"): "V1NetworkPolicy",
+    ("networking.k8s.io/v1", "Ingress"): "V1Ingress",
     ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
     ("rbac.authorization.k8s.io/v1", "RoleBinding"): "V1RoleBinding",
     ("kubeflow.org/v1", "PyTorchJob"): "KubeflowOrgV1PyTorchJob",

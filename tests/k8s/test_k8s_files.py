@@ -39,7 +39,7 @@ def test_image_installs_pinned_torch_first_then_the_project_under_constraints():
 def test_dockerignore_keeps_local_state_out_of_the_build_context():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    assert {".venv", ".git", "runs", "tests"} <= ignored
+    assert {".venv", ".venv-vllm", ".venv-labelstudio", ".git", "runs", "tests"} <= ignored
     copied = {word for line in re.findall(r"^COPY (.+)$", dockerfile(), re.M) for word in line.split()[:-1]}
     for needed in ("pyproject.toml", "constraints.txt", "rlhf", "services", "pipelines", "protos"):
         assert needed not in ignored and needed in copied, needed

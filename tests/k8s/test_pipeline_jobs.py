@@ -295,3 +295,25 @@ def test_sft_and_rm_steps_run_one_process_per_gpu(submitted):
         assert "torchrun --nnodes=1 --nproc-per-node=4" in container["args"][0]
         assert cli_command(container)[:3] == ["rlhf", "train", stage]
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
+
+
+def test_label_studio_rankings_in_the_pipeline(monkeypatch, tmp_path):
+    """label_source=label-studio: no comparisons are imported, the label step runs the stage with
+    label.source=label-studio, and with the chart's Label Studio every step's pod has its token."""
+    jobs = []
+    monkeypatch.setattr(launcher, "release_template", lambda release, namespace: template("label_studio"))
+    monkeypatch.setattr(launcher, "run_in_cluster", lambda job, timeout_s: jobs.append(job))
+    sources = step(pipeline.import_data, demonstrations_uri="demo", prompts_uri="demo", heldout_prompts_uri="demo",
+                   general_uri="demo", general_heldout_uri="demo", comparisons_uri="", heldout_comparisons_uri="",
+                   label_source="label-studio")
+    assert not [name for name in sources if name.startswith("comparisons")]
+    step(pipeline.label, sft_model=SFT_URI, k=4, label_source="label-studio")
+    container = container_of(as_dict(jobs[-1]))
+    _, config = loaded_config(cli_command(container), tmp_path)
+    assert (config.label.source, config.rm.comparisons) == ("label-studio", "comparisons/pipelines/run-7/train")
+    token = {e["name"]: e for e in container["env"]}["LABEL_STUDIO_TOKEN"]
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "rlhf-label-studio", "key": "token"}
+    with pytest.raises(ValueError, match="expected 'simulated', 'import' or 'label-studio'"):
+        step(pipeline.import_data, demonstrations_uri="demo", prompts_uri="demo", heldout_prompts_uri="demo",
+             general_uri="demo", general_heldout_uri="demo", comparisons_uri="", heldout_comparisons_uri="",
+             label_source="people")

@@ -1,11 +1,18 @@
-"""pipelines.local: how `rlhf run` starts policy-inference from the config."""
+"""pipelines.local: what `rlhf run` checks before it starts anything, and how it starts policy-inference."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipelines.local import policy_engine
-from rlhf.config import Config
+from pipelines.local import check_run_config, policy_engine
+from rlhf.config import Config, ConfigError, load_config
+
+
+def test_label_studio_rankings_in_rlhf_run_need_the_label_stage_to_wait():
+    with pytest.raises(ConfigError, match="label.label_studio.wait_timeout_s: rlhf run .* must wait for the labelers"):
+        check_run_config(load_config(overrides=["label.source=label-studio"]))
+    check_run_config(load_config(overrides=["label.source=label-studio", "label.label_studio.wait_timeout_s=3600"]))
+    check_run_config(load_config())
 
 
 @pytest.mark.parametrize("engine, max_lora_rank, trained, flags", [

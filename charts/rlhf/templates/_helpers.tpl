@@ -153,7 +153,13 @@ reward_serving gets the keys of rlhf.kserve.config.
 {{- if include "rlhf.kserve.on" . }}
 {{- $_ := set $owned "reward_serving" (fromYaml (include "rlhf.kserve.config" .)) }}
 {{- end }}
-{{- toYaml (mustMergeOverwrite (deepCopy (.Values.config | default dict)) $owned) }}
+{{- $config := deepCopy (.Values.config | default dict) }}
+{{- if .Values.labelStudio.enabled }}
+{{- /* The in-cluster Label Studio, unless config.label.label_studio.url names another. */}}
+{{- $url := printf "http://%s.%s.svc.%s:%d" (include "rlhf.labelStudio.name" .) .Release.Namespace .Values.clusterDomain (int .Values.labelStudio.port) }}
+{{- $config = mustMergeOverwrite (dict "label" (dict "label_studio" (dict "url" $url))) $config }}
+{{- end }}
+{{- toYaml (mustMergeOverwrite $config $owned) }}
 {{- end }}
 
 {{/* ---- pods ---- */}}
@@ -360,4 +366,26 @@ and/or models exist. (dict "root" $ "name" "wait-for-model" "args" (list "--mode
     limits: {memory: 512Mi}
   securityContext:
     {{- toYaml .root.Values.securityContext | nindent 4 }}
+{{- end }}
+
+{{/* ---- Label Studio (labelStudio.enabled) ---- */}}
+
+{{- define "rlhf.labelStudio.name" -}}
+{{- printf "%s-label-studio" (include "rlhf.fullname" .) -}}
+{{- end }}
+
+{{/* The Secret holding Label Studio's admin account and API token (keys username, password, token). */}}
+{{- define "rlhf.labelStudio.secret" -}}
+{{- .Values.labelStudio.existingSecret | default (include "rlhf.labelStudio.name" .) -}}
+{{- end }}
+
+{{/* The label and eval stages' $LABEL_STUDIO_TOKEN (config label.label_studio.token_env's default). */}}
+{{- define "rlhf.labelStudio.clientEnv" -}}
+{{- if .Values.labelStudio.enabled }}
+- name: LABEL_STUDIO_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "rlhf.labelStudio.secret" . }}
+      key: token
+{{- end }}
 {{- end }}
