@@ -1,11 +1,18 @@
-"""Shared by the benchmarks: the models they run."""
+"""Shared by the benchmarks: the models they run, concurrent callers, the services a PPO trainer calls."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+from pipelines.data import DEMO_SETS, import_data
+from pipelines.processes import start_service
+from rlhf.clients.data_store import DataStoreClient
+from rlhf.config import Config
 
 
 def model_dirs(tiny: bool) -> tuple[Path, Path]:
@@ -41,3 +48,28 @@ def timed_callers(callers: int, work: Callable[[int], None], prepare: Callable[[
     for thread in threads:
         thread.join()
     return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def ppo_stack(policy_dir: Path, rm_dir: Path) -> Iterator[Config]:
+    """The four services a PPO trainer calls, started as the embedded runner starts them (its torch
+    threads), with the demo's record sets imported; yields a Config whose PPO stage trains
+    `policy_dir` against them (no in-training eval), and stops the services at the end."""
+    store_dir = tempfile.mkdtemp()
+    config = Config()
+    config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
+    config.ppo.output_dir = str(Path(store_dir) / "out")
+    config.ppo.eval_every = 0
+    services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
+                "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
+                "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),
+                "reference_kl": start_service("reference_kl", "--model", str(policy_dir))}
+    try:
+        for section, service in services.items():
+            getattr(config.services, section).port = service.port
+        with DataStoreClient(services["data_store"].target) as store:
+            import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
+        yield config
+    finally:
+        for service in services.values():
+            service.terminate()

@@ -14,7 +14,6 @@ import argparse
 import copy
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,11 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import model_dirs  # noqa: E402
-from pipelines.data import DEMO_SETS, import_data  # noqa: E402
-from pipelines.processes import start_service  # noqa: E402
+from bench.common import model_dirs, ppo_stack  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
-from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import Generation  # noqa: E402
 from rlhf.clients.reference_kl import LogProbsResult  # noqa: E402
 from rlhf.config import Config  # noqa: E402
@@ -117,26 +113,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="measured steps per mode (after one warm-up)")
     args = parser.parse_args()
     policy_dir, rm_dir = model_dirs(args.tiny)
-    store_dir = tempfile.mkdtemp()
-    config = Config()
-    config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
-    config.ppo.output_dir = str(Path(store_dir) / "out")
-    config.ppo.eval_every = 0
-    # As the embedded runner starts them (pipelines.processes.TORCH_THREADS).
-    services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
-                "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
-                "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),
-                "reference_kl": start_service("reference_kl", "--model", str(policy_dir))}
-    try:
-        for section, service in services.items():
-            getattr(config.services, section).port = service.port
-        with DataStoreClient(services["data_store"].target) as store:
-            import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
+    with ppo_stack(policy_dir, rm_dir) as config:
         remote = measure(copy.deepcopy(config), args.steps, None)
         local = measure(copy.deepcopy(config), args.steps, (policy_dir, rm_dir))
-    finally:
-        for service in services.values():
-            service.terminate()
 
     print(f"PPO step ({config.ppo.prompts_per_step} prompts x {config.ppo.max_new_tokens} new tokens, "
           f"{config.ppo.ppo_epochs} epochs; median of {args.steps} steps), seconds:")

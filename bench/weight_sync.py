@@ -22,12 +22,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import model_dirs  # noqa: E402
-from pipelines.data import DEMO_SETS, import_data  # noqa: E402
+from bench.common import model_dirs, ppo_stack  # noqa: E402
 from pipelines.ppo import Trainer  # noqa: E402
-from pipelines.processes import start_service  # noqa: E402
 from rlhf import parallel  # noqa: E402
-from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.config import Config  # noqa: E402
 
 
@@ -62,27 +59,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="measured PPO steps per mode (after one warm-up)")
     args = parser.parse_args()
     policy_dir, rm_dir = model_dirs(args.tiny)
-    store_dir = tempfile.mkdtemp()
-    config = Config()
-    config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
-    config.ppo.output_dir = str(Path(store_dir) / "out")
-    config.ppo.eval_every = 0
-    config.ppo.checkpoint_every = 0
-    services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
-                "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
-                "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),
-                "reference_kl": start_service("reference_kl", "--model", str(policy_dir))}
-    try:
-        for section, service in services.items():
-            getattr(config.services, section).port = service.port
-        with DataStoreClient(services["data_store"].target) as store:
-            import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
+    with ppo_stack(policy_dir, rm_dir) as config:
+        config.ppo.checkpoint_every = 0
         full = measure(copy.deepcopy(config), args.pushes, args.steps)
         config.ppo.lora.rank = args.rank
         adapter = measure(copy.deepcopy(config), args.pushes, args.steps)
-    finally:
-        for service in services.values():
-            service.terminate()
 
     print(f"Weight sync to policy-inference, {policy_dir.name}: full policy ({config.ppo.push_dtype}) vs LoRA "
           f"rank {args.rank} on {', '.join(config.ppo.lora.target_modules)}")
