@@ -295,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="import this record set at the start (adds to or replaces run.data), e.g. "
                           "--data comparisons/train=pairs.jsonl (repeatable)")
     run.add_argument("--preset", choices=sorted(PRESETS),
-                     help="tiny: the whole loop on random 2-layer models in about a minute, to try your data first")
+                     help="tiny: the whole loop on random 2-layer models in about a minute, to try your data first; "
+                          "validation: RM accuracy, in-training win rate and the report on prompts/validation "
+                          "instead of prompts/heldout, to choose settings without touching the held-out prompts")
     run.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                      help="run the loop once per seed (every stage's seed) and write runs/<id>-seeds.md: every "
                           "number of the report with its mean and spread")

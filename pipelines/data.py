@@ -18,6 +18,7 @@ from rlhf.storage.dirs import is_uri
 # record set -> bundled demo file
 DEMO_SETS = {
     "prompts/train": "prompts_train.jsonl",
+    "prompts/validation": "prompts_validation.jsonl",
     "prompts/heldout": "prompts_heldout.jsonl",
     "demonstrations": "demonstrations.jsonl",
     "general/train": "general_train.jsonl",

@@ -18,6 +18,9 @@ from pathlib import Path
 from pipelines.processes import Supervisor, start_service
 from rlhf.config import VLLM_LORA_RANKS, Config, ConfigError, to_dict
 
+VALIDATION_OVERRIDES = ["label.heldout_prompts=prompts/validation", "ppo.eval_prompts=prompts/validation",
+                        "eval.prompts=prompts/validation"]
+
 # `rlhf run --preset NAME`: config overrides applied before the user's --set. "tiny" runs the whole
 # loop on random 2-layer models in about a minute, to try a data set before the real run.
 PRESETS: dict[str, list[str]] = {
@@ -25,6 +28,10 @@ PRESETS: dict[str, list[str]] = {
              "ppo.steps=2", "ppo.prompts_per_step=4", "ppo.minibatch_size=4", "ppo.max_new_tokens=8",
              "ppo.eval_every=1", "ppo.eval_size=4", "ppo.ptx_batch_size=2", "eval.max_prompts=8",
              "eval.max_general=8", "eval.max_new_tokens=8"],
+    # Choose settings without looking at the held-out prompts: the RM's held-out accuracy, PPO's
+    # in-training win rate and the report all use prompts/validation (carved from the demo's train
+    # subjects; neither the label stage nor PPO samples it).
+    "validation": VALIDATION_OVERRIDES,
 }
 
 

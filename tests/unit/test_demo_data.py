@@ -14,8 +14,8 @@ from rlhf.data.demo.make_demo_data import write_demo_data
 from rlhf.labelers import CONSTRAINT_TYPES, check, satisfaction
 
 DEMO = Path(__file__).resolve().parents[2] / "rlhf" / "data" / "demo"
-FILES = ("prompts_train.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl", "general_train.jsonl",
-         "general_heldout.jsonl")
+FILES = ("prompts_train.jsonl", "prompts_validation.jsonl", "prompts_heldout.jsonl", "demonstrations.jsonl",
+         "general_train.jsonl", "general_heldout.jsonl")
 
 
 def load(name: str) -> list[dict]:
@@ -35,9 +35,10 @@ def test_script_reproduces_the_committed_files(tmp_path: Path) -> None:
 
 
 def test_counts_and_size() -> None:
-    assert len(load("prompts_train.jsonl")) == 300
+    assert len(load("prompts_train.jsonl")) == 240
+    assert len(load("prompts_validation.jsonl")) == 60
     assert len(load("prompts_heldout.jsonl")) == 80
-    assert len(load("demonstrations.jsonl")) == 200
+    assert len(load("demonstrations.jsonl")) == 160
     assert 150 <= len(load("general_train.jsonl")) + len(load("general_heldout.jsonl")) <= 400
     assert sum((DEMO / name).stat().st_size for name in FILES) < 1_000_000
 
@@ -50,7 +51,7 @@ def how_stated(constraint: dict) -> str:
     return f"'{value}'" if isinstance(value, str) else f" {value} "
 
 
-@pytest.mark.parametrize("name", ["prompts_train.jsonl", "prompts_heldout.jsonl"])
+@pytest.mark.parametrize("name", ["prompts_train.jsonl", "prompts_validation.jsonl", "prompts_heldout.jsonl"])
 def test_prompt_records(name: str) -> None:
     records = load(name)
     assert len({record["id"] for record in records}) == len(records)
@@ -73,8 +74,20 @@ def test_prompt_records(name: str) -> None:
 def test_heldout_questions_are_never_trained_on() -> None:
     train = {question(record["prompt"]) for record in load("prompts_train.jsonl")}
     heldout = {question(record["prompt"]) for record in load("prompts_heldout.jsonl")}
-    assert len(train) == 100 and len(heldout) == 80
+    assert len(train) == 80 and len(heldout) == 80
     assert not train & heldout
+
+
+def test_validation_questions_are_never_trained_on_nor_held_out() -> None:
+    """prompts/validation: whole train subjects (2 per topic, all 3 prompts of each) carved out, so
+    neither SFT, the label stage nor PPO sees their questions; settings are chosen there."""
+    validation = [question(record["prompt"]) for record in load("prompts_validation.jsonl")]
+    train = {question(record["prompt"]) for record in load("prompts_train.jsonl")}
+    demonstrated = {question(record["prompt"]) for record in load("demonstrations.jsonl")}
+    heldout = {question(record["prompt"]) for record in load("prompts_heldout.jsonl")}
+    assert len(set(validation)) == 20 and all(validation.count(q) == 3 for q in set(validation))
+    assert not set(validation) & (train | demonstrated | heldout)
+    assert all(record["id"].startswith("validation-") for record in load("prompts_validation.jsonl"))
 
 
 def test_every_demonstration_satisfies_its_prompt() -> None:

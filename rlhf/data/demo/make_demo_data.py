@@ -26,6 +26,9 @@ SEED = 2022
 PROMPTS_PER_TRAIN_SUBJECT = 3
 DEMONSTRATIONS_PER_TRAIN_SUBJECT = 2
 HELDOUT_TEXT_FRACTION = 0.2
+# Train subjects per topic whose prompts form prompts_validation.jsonl instead (and whose
+# demonstrations are dropped): settings are chosen there, never on the held-out prompts.
+VALIDATION_SUBJECTS_PER_TOPIC = 2
 
 # How a prompt states each constraint; `{s}` pluralises the unit.
 PHRASINGS: dict[str, tuple[str, ...]] = {
@@ -182,13 +185,23 @@ def _check_sources() -> None:
                     raise ValueError(f"keyword {keyword!r} of {question!r} occurs in none of its facts")
 
 
-def build_train(rng: random.Random) -> tuple[list[dict], list[dict]]:
-    """(train prompt records, demonstrations). Every train prompt has a valid demonstration
-    available; the first DEMONSTRATIONS_PER_TRAIN_SUBJECT prompts of each subject get one."""
+def validation_subjects() -> set[tuple[str, int]]:
+    """(topic, index) of the train subjects carved out for validation: VALIDATION_SUBJECTS_PER_TOPIC
+    per topic, drawn from an RNG of their own so the other files do not depend on the choice."""
+    rng = random.Random(f"{SEED}-validation")
+    return {(topic, index) for topic, subjects in TRAIN_SUBJECTS.items()
+            for index in rng.sample(range(len(subjects)), VALIDATION_SUBJECTS_PER_TOPIC)}
+
+
+def build_train(rng: random.Random) -> tuple[list[dict], list[dict], list[dict]]:
+    """(train prompt records, demonstrations, validation prompt records). Every prompt has a valid
+    demonstration available; the first DEMONSTRATIONS_PER_TRAIN_SUBJECT prompts of each train
+    subject get one. The subjects of `validation_subjects` give validation prompts only: their
+    questions are never trained on, as the held-out ones are not."""
     entries = []
     seen: set[str] = set()
-    for subjects in TRAIN_SUBJECTS.values():
-        for question, keywords, facts in subjects:
+    for topic, subjects in TRAIN_SUBJECTS.items():
+        for index, (question, keywords, facts) in enumerate(subjects):
             made = 0
             while made < PROMPTS_PER_TRAIN_SUBJECT:
                 constraints = _sample_constraints(rng, question, keywords, facts)
@@ -197,14 +210,20 @@ def build_train(rng: random.Random) -> tuple[list[dict], list[dict]]:
                 if completion is None or prompt in seen:
                     continue
                 seen.add(prompt)
-                entries.append((prompt, constraints, completion if made < DEMONSTRATIONS_PER_TRAIN_SUBJECT else None))
+                entries.append((prompt, constraints, completion if made < DEMONSTRATIONS_PER_TRAIN_SUBJECT else None,
+                                (topic, index)))
                 made += 1
     rng.shuffle(entries)
+    carved = validation_subjects()
+    train = [entry for entry in entries if entry[3] not in carved]
+    validation = [entry for entry in entries if entry[3] in carved]
     prompts = [{"id": f"train-{i:04d}", "prompt": prompt, "constraints": constraints}
-               for i, (prompt, constraints, _) in enumerate(entries)]
+               for i, (prompt, constraints, _, _) in enumerate(train)]
     demonstrations = [{"prompt": prompt, "completion": completion}
-                      for prompt, _, completion in entries if completion is not None]
-    return prompts, demonstrations
+                      for prompt, _, completion, _ in train if completion is not None]
+    validation_prompts = [{"id": f"validation-{i:04d}", "prompt": prompt, "constraints": constraints}
+                          for i, (prompt, constraints, _, _) in enumerate(validation)]
+    return prompts, demonstrations, validation_prompts
 
 
 def build_heldout(rng: random.Random) -> list[dict]:
@@ -240,11 +259,12 @@ def write_demo_data(out_dir: Path) -> dict[str, int]:
     """Writes every demo file into `out_dir` and returns the record count of each."""
     _check_sources()
     rng = random.Random(SEED)
-    train, demonstrations = build_train(rng)
+    train, demonstrations, validation = build_train(rng)
     heldout = build_heldout(rng)
     general_train, general_heldout = split_general_text(rng)
     files = {
         "prompts_train.jsonl": train,
+        "prompts_validation.jsonl": validation,
         "prompts_heldout.jsonl": heldout,
         "demonstrations.jsonl": demonstrations,
         "general_train.jsonl": general_train,
