@@ -29,7 +29,7 @@ from pathlib import Path
 
 from pipelines.data import import_data, parse_sources
 from pipelines.labelstudio import LabelStudioError
-from pipelines.local import PRESETS, run_local
+from pipelines.local import PRESET_DATA, PRESETS, run_local
 from pipelines.seeds import run_seeds
 from rlhf.clients.base import ServiceError
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, field_docs, load_config
@@ -153,7 +153,7 @@ def _run(args: argparse.Namespace) -> None:
         config.sft.base_model = args.base_model
     if args.run_id:
         config.run.run_id = args.run_id
-    config.run.data.update(parse_sources(args.data))
+    config.run.data.update({**PRESET_DATA.get(args.preset, {}), **parse_sources(args.data)})
     if args.seeds:
         run_seeds(config, args.seeds, preset=args.preset or "")
         return

@@ -33,6 +33,8 @@ PRESETS: dict[str, list[str]] = {
     # subjects; neither the label stage nor PPO samples it).
     "validation": VALIDATION_OVERRIDES,
 }
+# Record sets a preset imports besides run.data (the user's --data win).
+PRESET_DATA: dict[str, dict[str, str]] = {"validation": {"prompts/validation": "demo"}}
 
 
 def run_paths(config: Config, run_dir: Path) -> Config:

@@ -521,12 +521,12 @@ class RunConfig:
     runs_dir: str = "runs"
     """Parent of every run directory (runs/<id>/: store, models, report)."""
     data: dict[str, str] = field(default_factory=lambda: {
-        "prompts/train": "demo", "prompts/validation": "demo", "prompts/heldout": "demo", "demonstrations": "demo",
+        "prompts/train": "demo", "prompts/heldout": "demo", "demonstrations": "demo",
         "general/train": "demo", "general/heldout": "demo"})
     """Record set -> source imported at the start (see `rlhf data import`): "demo" (bundled), a store
-    URI or a local JSONL path. `rlhf run --data SET=SOURCE` adds or replaces one. The demo's
-    prompts/validation (train-like prompts of other subjects, never labelled or trained on) is where
-    settings are chosen: `rlhf run --preset validation` evaluates there instead of prompts/heldout."""
+    URI or a local JSONL path. `rlhf run --data SET=SOURCE` adds or replaces one; `rlhf run --preset
+    validation` adds the demo's prompts/validation (train-like prompts of other subjects, never
+    labelled or trained on) and evaluates there instead of prompts/heldout."""
     run_id: str = ""
     """Name of this run's directory; "" picks a timestamp."""
     ptx_coef: NonNegativeFloat = 0.2

@@ -245,9 +245,9 @@ def data_job_sources(values: dict) -> dict[str, str]:
 
 def test_data_stage_imports_every_demo_set_with_the_real_cli():
     """By default the data stage loads every bundled set `rlhf run` starts from."""
-    from pipelines.data import DEMO_SETS
+    from rlhf.config import Config
 
-    assert data_job_sources({}) == {name: "demo" for name in DEMO_SETS}
+    assert data_job_sources({}) == Config().run.data
 
 
 def test_data_stage_imports_the_sets_values_list():

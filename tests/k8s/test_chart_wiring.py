@@ -291,7 +291,7 @@ def test_trainer_disabled_renders_no_job():
 
 STAGE_COMMANDS = {
     "data": ["rlhf", "data", "import", "demonstrations=demo", "general/heldout=demo", "general/train=demo",
-             "prompts/heldout=demo", "prompts/train=demo", "prompts/validation=demo"],
+             "prompts/heldout=demo", "prompts/train=demo"],
     "sft": ["rlhf", "train", "sft"],
     "label": ["rlhf", "label"],
     "rm": ["rlhf", "train", "rm"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.data import DEMO_SETS
-from pipelines.local import PRESETS, check_run_config, policy_engine
+from pipelines.local import PRESET_DATA, PRESETS, check_run_config, policy_engine
 from rlhf.config import Config, ConfigError, load_config
 
 
@@ -32,11 +32,12 @@ def test_policy_engine_flags_follow_the_config(engine, max_lora_rank, trained, f
 
 def test_validation_preset_keeps_every_choice_off_the_heldout_prompts():
     """`--preset validation`: the RM's held-out comparisons, PPO's in-training win rate and the report
-    all come from prompts/validation, which `rlhf run` imports from the demo by default; what the
+    all come from prompts/validation, which the preset imports from the demo; what the
     label stage and PPO train on stays prompts/train."""
     config = load_config(overrides=PRESETS["validation"])
     assert config.label.heldout_prompts == config.ppo.eval_prompts == config.eval.prompts == "prompts/validation"
     assert config.label.prompts == config.ppo.prompts == "prompts/train"
-    assert "prompts/validation" in DEMO_SETS and Config().run.data["prompts/validation"] == "demo"
+    assert "prompts/validation" in DEMO_SETS and PRESET_DATA["validation"] == {"prompts/validation": "demo"}
+    assert "prompts/validation" not in Config().run.data  # your own data runs import none of the demo's
     default = Config()
     assert default.label.heldout_prompts == default.ppo.eval_prompts == default.eval.prompts == "prompts/heldout"
