@@ -17,10 +17,11 @@ DEMONSTRATIONS = [{"prompt": p["prompt"], "completion": "It is calm and blue."} 
 GENERAL = [{"text": f"Paragraph {i}: the river ran past the old mill and the town slept."} for i in range(16)]
 
 
-def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *model_args: str) -> Config:
+def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *model_args: str,
+                service_args: dict[str, list[str]] | None = None) -> Config:
     """Starts data-store, policy-inference and reference-kl (tiny policy) and reward-scoring (tiny
-    RM), the model services with `model_args` too; uploads the record sets; returns a Config
-    pointing at them."""
+    RM), the model services with `model_args` too and each section with its `service_args`; uploads
+    the record sets; returns a Config pointing at them."""
     config = Config()
     config.store.uri = f"file://{store_dir}"
     for name, section, args in (
@@ -28,7 +29,8 @@ def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *m
             ("policy-inference", "policy_inference", ["--model", str(tiny_models["policy"])]),
             ("reference-kl", "reference_kl", ["--model", str(tiny_models["policy"])]),
             ("reward-scoring", "reward_scoring", ["--model", str(tiny_models["reward"])])):
-        proc = start_service(name, *args, *(model_args if section != "data_store" else ()))
+        proc = start_service(name, *args, *(model_args if section != "data_store" else ()),
+                             *(service_args or {}).get(section, []))
         getattr(config.services, section).port = int(proc.target.rsplit(":", 1)[1])
     with DataStoreClient(f"127.0.0.1:{config.services.data_store.port}") as store:
         store.put_records("prompts/train", "prompts", PROMPTS)

@@ -12,32 +12,17 @@ import pytest
 pytest.importorskip("vllm", reason="the vLLM environment (make vllm-env) runs these")
 
 from pipelines.ppo import train_ppo  # noqa: E402
-from rlhf.clients.data_store import DataStoreClient  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.config import Config, LoraConfig  # noqa: E402
 from rlhf.models import load_policy, weights_revision  # noqa: E402
-from tests.integration.stack import DEMONSTRATIONS, GENERAL, PROMPTS, tiny_ppo  # noqa: E402
+from tests.integration.stack import start_stack, tiny_ppo  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def stack(start_service, tiny_models, tmp_path_factory) -> Config:
-    config = Config()
-    config.store.uri = f"file://{tmp_path_factory.mktemp('store')}"
-    for name, section, args in (
-            ("data-store", "data_store", ["--store", config.store.uri]),
-            ("policy-inference", "policy_inference", ["--model", str(tiny_models["policy"]), "--engine", "vllm",
-                                                      "--max-lora-rank", "8"]),
-            ("reference-kl", "reference_kl", ["--model", str(tiny_models["policy"]), "--torch-threads", "1"]),
-            ("reward-scoring", "reward_scoring", ["--model", str(tiny_models["reward"]), "--torch-threads", "1"])):
-        proc = start_service(name, *args)
-        getattr(config.services, section).port = proc.port
-    with DataStoreClient(f"127.0.0.1:{config.services.data_store.port}") as store:
-        store.put_records("prompts/train", "prompts", PROMPTS)
-        store.put_records("prompts/heldout", "prompts", PROMPTS[:4])
-        store.put_records("demonstrations", "demonstrations", DEMONSTRATIONS)
-        store.put_records("general/train", "text", GENERAL)
-        store.put_records("general/heldout", "text", GENERAL[:4])
-    return config
+    return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"), service_args={
+        "policy_inference": ["--engine", "vllm", "--max-lora-rank", "8"],
+        "reference_kl": ["--torch-threads", "1"], "reward_scoring": ["--torch-threads", "1"]})
 
 
 def test_ppo_samples_from_the_weights_it_pushed_into_vllm(stack, tiny_models, tmp_path):
