@@ -258,7 +258,8 @@ def render_report(report: dict, plots: list[str]) -> str:
                   "| policy | " + " | ".join(types) + " |", "|---" * (len(types) + 1) + "|"]
         lines += [f"| {name} | " + " | ".join(_percent(r["satisfaction_by_type"].get(kind)) for kind in types) + " |"
                   for name, r in report["policies"].items()]
-    lines += ["", f"Reward model held-out accuracy: {_percent(acc)}",
+    lines += ["", f"Reward model held-out accuracy: {_percent(acc)} (share of the held-out comparisons' preferred "
+                  "pairs it orders like the labeler; tied completions form no pair)",
               "", *[f"![{p}]({p})" for p in plots], "", "## Examples", ""]
     for example in report["examples"]:
         lines.append(f"**Prompt:** {example['prompt']}")

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pipelines import labelstudio as ls
 from pipelines.common import SeedUse, data_store, derive_seed, resolve_model
+from rlhf.algos.reward import ranking_pairs
 from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import Config, service_address
@@ -82,8 +83,16 @@ def label(config: Config) -> dict:
         labeler = SimulatedLabeler(seed=cfg.seed, noise=cfg.noise)
         sizes = {}
         for split, samples in sample_completions(config, store).items():
-            comparisons = [labeler.label(record, texts) for record, texts in samples]
+            labelled = [labeler.label(record, texts) for record, texts in samples]
+            comparisons = [record for record in labelled if record is not None]
+            if not comparisons:
+                raise ValueError(f"label: all {len(samples)} {split} prompts got {cfg.k} equally good completions; "
+                                 "nothing to rank (raise label.k or label.num_prompts)")
             sizes[split] = store.put_records(sets[split], "comparisons", comparisons)
+            pairs = len(ranking_pairs([c["ranking"] for c in comparisons]).winner)
+            print(f"label[{split}]: {len(comparisons)} rankings with {pairs} of {len(samples) * cfg.k * (cfg.k - 1) // 2} "
+                  "pairs preferred (the rest are ties, equally good by the labeler's rubric; "
+                  f"{len(samples) - len(comparisons)} prompts had no preference at all)", flush=True)
     print(f"label: {sizes} comparison records of K={cfg.k}", flush=True)
     return sizes
 

@@ -27,36 +27,38 @@ import torch.nn.functional as F
 
 class RankingPairs(NamedTuple):
     """All comparisons of a batch. `winner[p]` / `loser[p]` index the flat reward vector (y_w is
-    ranked above y_l); `weight[p] = 1 / (C(K_g, 2) * G)` for a pair of prompt g, so the weights of
-    a prompt sum to 1/G and of the batch to 1."""
+    ranked above y_l); `weight[p] = 1 / (P_g * G)` for a pair of prompt g, P_g its number of pairs
+    (C(K_g, 2) without ties), so the weights of a prompt sum to 1/G and of the batch to 1."""
 
     winner: torch.Tensor
     loser: torch.Tensor
     weight: torch.Tensor
 
 
-def ranking_pairs(rankings: Sequence[Sequence[int]]) -> RankingPairs:
+def ranking_pairs(rankings: Sequence[Sequence[int | Sequence[int]]]) -> RankingPairs:
     """Pairs and weights for a batch whose prompt g has completions 0..K_g-1 and ranking
-    `rankings[g]` (indices of those completions, best first: a permutation of range(K_g)).
+    `rankings[g]` (indices of those completions, best first; an entry that is a list is a tie, a
+    group the labeler found equally good).
 
     Completion k of prompt g sits at flat position offset_g + k, offset_g = K_0 + ... + K_{g-1}.
-    The pairwise form {"chosen", "rejected"} is K = 2 with completions [chosen, rejected] and
-    ranking [0, 1].
+    Every completion beats every completion of a later entry; tied ones form no pair (no preference,
+    nothing to learn), so prompt g has C(K_g, 2) pairs minus C(size, 2) per tie, and they share its
+    weight 1/G. The pairwise form {"chosen", "rejected"} is K = 2 with ranking [0, 1].
     """
     if not rankings:
         raise ValueError("no rankings")
     winner, loser, weight = [], [], []
     offset = 0
     for g, ranking in enumerate(rankings):
-        k = len(ranking)
-        if k < 2 or sorted(ranking) != list(range(k)):
-            raise ValueError(f"ranking {g} must be a permutation of 0..K-1 with K >= 2, got {list(ranking)}")
-        n_pairs = k * (k - 1) // 2
-        for i in range(k):
-            for j in range(i + 1, k):
-                winner.append(offset + ranking[i])
-                loser.append(offset + ranking[j])
-                weight.append(1.0 / (n_pairs * len(rankings)))
+        tiers = [list(entry) if isinstance(entry, Sequence) else [entry] for entry in ranking]
+        k = sum(map(len, tiers))
+        if len(tiers) < 2 or sorted(i for tier in tiers for i in tier) != list(range(k)):
+            raise ValueError(f"ranking {g} must hold 0..K-1 once each in at least two tiers, got {list(ranking)}")
+        pairs = [(offset + w, offset + l) for i, better in enumerate(tiers) for worse in tiers[i + 1:]
+                 for w in better for l in worse]
+        winner += [w for w, _ in pairs]
+        loser += [l for _, l in pairs]
+        weight += [1.0 / (len(pairs) * len(rankings))] * len(pairs)
         offset += k
     return RankingPairs(torch.tensor(winner), torch.tensor(loser), torch.tensor(weight, dtype=torch.float64))
 
@@ -64,7 +66,7 @@ def ranking_pairs(rankings: Sequence[Sequence[int]]) -> RankingPairs:
 def ranking_loss(rewards: torch.Tensor, pairs: RankingPairs) -> tuple[torch.Tensor, torch.Tensor]:
     """(loss, accuracy) of the flat reward vector `rewards` (N,) on the batch's comparisons.
 
-        loss = 1/G sum_g 1/C(K_g,2) sum_{(w,l) in pairs(g)} -log sigmoid(r_w - r_l)
+        loss = 1/G sum_g 1/P_g sum_{(w,l) in pairs(g)} -log sigmoid(r_w - r_l)
 
     `F.logsigmoid` keeps the loss finite and its gradient exact for any margin (a naive
     log(sigmoid(d)) is -inf below d ~ -100 in float64, ~ -17 in float32).

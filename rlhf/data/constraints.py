@@ -176,6 +176,62 @@ def check_constraint(constraint: object) -> None:
     check(constraint, "")
 
 
+def _share(count: int) -> float:
+    """0 for none, then towards 1 for more: one forbidden word (or comma) is half way, three are 3/4."""
+    return count / (count + 1)
+
+
+def _phrase_words_matched(phrase: str, body: list[str], from_end: bool) -> int:
+    """How many of the phrase's words, from its start (or end), the text's first (or last) words
+    match, ignoring case and the punctuation a reader ignores."""
+    wanted = [word.strip(_TRAILING_NOISE + _LEADING_NOISE) for word in phrase.lower().split()]
+    found = [word.lower().strip(_TRAILING_NOISE + _LEADING_NOISE) for word in body]
+    if from_end:
+        wanted, found = wanted[::-1], found[::-1]
+    matched = 0
+    while matched < min(len(wanted), len(found)) and wanted[matched] == found[matched]:
+        matched += 1
+    return matched
+
+
+def _relative_gap(have: int, want: int) -> float:
+    return min(1.0, abs(have - want) / max(want, 1))
+
+
+def distance(constraint: dict, text: str) -> float:
+    """How far `text` is from meeting `constraint`: 0 when `check` holds, else in (0, 1], the part of
+    the way still to go as a careful reader sees it. 40 words against "at most 30" is 1/3 off, 4
+    bullets for "exactly 3" 1/3, two capitals among 20 letters for "lowercase" 1/10, one forbidden
+    word or comma 1/2 (two 2/3), a phrase to start or end with by the share of its words missing,
+    a missing word 1. An answer with no words is 1 off everything."""
+    if check(constraint, text):
+        return 0.0
+    if not words(text):
+        return 1.0
+    kind = constraint["type"]
+    count = len(words(text))
+    letters = [char for char in text if char.isalpha()]
+    if kind in ("max_words", "min_words"):
+        return max(_relative_gap(count, _int_value(constraint)), 1e-3)
+    if kind == "bullet_count":
+        return _relative_gap(len(bullet_lines(text)), _int_value(constraint))
+    if kind == "sentence_count":
+        return _relative_gap(len(sentences(text)), _int_value(constraint))
+    if kind == "lowercase":
+        return sum(char.isupper() for char in letters) / len(letters)
+    if kind == "uppercase":
+        return sum(char.islower() for char in letters) / len(letters)
+    if kind == "exclude_word":
+        return _share(len(_phrase_pattern(_str_value(constraint)).findall(text)))
+    if kind == "no_commas":
+        return _share(text.count(",") + text.count("，"))
+    if kind in ("start_with", "end_with"):
+        phrase = _str_value(constraint)
+        matched = _phrase_words_matched(phrase, text.split(), from_end=kind == "end_with")
+        return 1.0 - matched / (len(phrase.split()) + 1)
+    return 1.0  # include_word: there or not
+
+
 def satisfaction(constraints: Iterable[dict], text: str) -> float:
     """Fraction of `constraints` that `text` satisfies, in [0, 1]. An empty list raises ValueError:
     with nothing to verify there is no score, and a silent 1.0 would hide a missing field."""

@@ -6,7 +6,8 @@ as "constraint" for "constraints" would otherwise drop data silently):
   prompts         {"prompt": str, "constraints"?: [{"type", "value"?}, ...], "id"?: ...}
   demonstrations  {"prompt": str, "completion": str}
                   or {"messages": [{"role", "content"}, ...]}: the last (assistant) turn is the completion
-  comparisons     {"prompt": str, "completions": [K strings, 2 <= K <= 9], "ranking": [indices, best first]}
+  comparisons     {"prompt": str, "completions": [K strings, 2 <= K <= 9], "ranking": [indices, best first]};
+                  a list inside "ranking" is a tie (equally good completions, e.g. [2, [0, 3], 1])
                   or {"prompt", "chosen", "rejected"}, stored as completions [chosen, rejected], ranking [0, 1];
                   human rankings (Label Studio) may add "labeler": str, "rating": 1..7 or null, "flags": [str]
   rollouts        {"step": int, "prompt": str, "completion": str, "reward": float}
@@ -176,8 +177,14 @@ def _comparison(record: dict, where: str) -> dict:
     if "ranking" not in record:
         raise RecordError(f"{where}: field 'ranking' is missing")
     ranking = record["ranking"]
-    if not isinstance(ranking, list) or not all(_integer(r) for r in ranking) or sorted(ranking) != list(range(k)):
-        raise RecordError(f"{where}: field 'ranking' must be a permutation of 0..{k - 1} (best first), got {ranking!r}")
+    tiers = [entry if isinstance(entry, list) else [entry] for entry in ranking] if isinstance(ranking, list) else []
+    flat = [index for tier in tiers for index in tier]
+    if not tiers or not all(_integer(i) for i in flat) or sorted(flat) != list(range(k)) or \
+            any(isinstance(entry, list) and len(entry) < 2 for entry in ranking):
+        raise RecordError(f"{where}: field 'ranking' must be a permutation of 0..{k - 1}, best first (a list inside it "
+                          f"groups 2 or more equally good completions), got {ranking!r}")
+    if len(tiers) < 2:
+        raise RecordError(f"{where}: field 'ranking' ties every completion: no preference to learn from")
     return record
 
 

@@ -29,6 +29,7 @@ class Labeler(ABC):
         """Indices into `completions`, best first; a permutation of range(len(completions)).
         `prompt_record` is a prompt record (`{"id", "prompt", "constraints"}`)."""
 
-    def label(self, prompt_record: dict, completions: list[str]) -> dict:
-        """Rank `completions` and return the comparison record, validated."""
+    def label(self, prompt_record: dict, completions: list[str]) -> dict | None:
+        """Rank `completions` and return the comparison record, validated; a labeler may return None
+        when it prefers none of them to another (nothing for the reward model to learn)."""
         return comparison_record(prompt_record, completions, self.rank(prompt_record, completions))

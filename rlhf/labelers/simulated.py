@@ -12,8 +12,8 @@ import hashlib
 import json
 import random
 
-from rlhf.labelers.base import Labeler
-from rlhf.data.constraints import bullet_lines, satisfaction, words
+from rlhf.labelers.base import Labeler, comparison_record
+from rlhf.data.constraints import bullet_lines, distance, satisfaction, words
 
 _FINISHED_ENDINGS = ".!?\"')]”’…*"
 
@@ -37,16 +37,22 @@ def repetition(text: str) -> float:
     return 1.0 - len(set(trigrams)) / len(trigrams)
 
 
-def quality_key(constraints: list[dict], text: str) -> tuple[float, bool, bool, float]:
+def quality_key(constraints: list[dict], text: str) -> tuple[float, bool, float, bool, float]:
     """Sort key, larger is better: fraction of constraints satisfied first; among equals, a
-    non-empty answer, then a finished one, then less repetition."""
-    return (satisfaction(constraints, text), bool(words(text)), looks_finished(text), -repetition(text))
+    non-empty answer, then the nearer miss (mean `distance` to meeting the constraints, in steps of
+    0.1: a reader tells 12 words over a limit from 2 over, not 12 from 11), then a finished answer,
+    then less repetition. Near misses rank above far ones as a careful human would rank them, and
+    so most comparisons teach the reward model which way the constraints pull."""
+    miss = sum(distance(constraint, text) for constraint in constraints) / len(constraints)
+    return (satisfaction(constraints, text), bool(words(text)), -round(miss, 1), looks_finished(text),
+            -repetition(text))
 
 
 class SimulatedLabeler(Labeler):
-    """Ranks by `quality_key`; exact ties are broken by a seeded shuffle. With `noise` > 0 each
-    adjacent pair of the ranking is swapped with that probability (one pass, best to worst), to
-    mimic the disagreement between human labelers (InstructGPT reports ~73% agreement)."""
+    """Ranks by `quality_key`; exact ties are broken by a seeded shuffle in `rank`, and kept as ties
+    in the comparison records `label` writes. With `noise` > 0 each adjacent pair of the ranking is
+    swapped with that probability (one pass, best to worst), to mimic the disagreement between
+    human labelers (InstructGPT reports ~73% agreement)."""
 
     def __init__(self, seed: int, noise: float = 0.0):
         if not 0.0 <= noise <= 1.0:
@@ -86,3 +92,22 @@ class SimulatedLabeler(Labeler):
             if rng.random() < self.noise:
                 order[position], order[position + 1] = order[position + 1], order[position]
         return order
+
+    def label(self, prompt_record: dict, completions: list[str]) -> dict | None:
+        """The comparison record of `completions`, equally good ones (equal `quality_key`s) tied in
+        one entry of the ranking; None when all are equally good. A pair the rubric cannot tell apart
+        carries no preference: ranked by a coin flip it would teach the reward model noise (over a
+        third of the demo's sampled pairs are such ties) and cap its accuracy near 75%."""
+        ranking = self.rank(prompt_record, completions)
+        tiers: list[list[int]] = []
+        last_key = None
+        for index in ranking:
+            key = quality_key(prompt_record["constraints"], completions[index])
+            if tiers and key == last_key:
+                tiers[-1].append(index)
+            else:
+                tiers.append([index])
+            last_key = key
+        if len(tiers) < 2:
+            return None
+        return comparison_record(prompt_record, completions, [tier[0] if len(tier) == 1 else tier for tier in tiers])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rlhf.clients.data_store import DataStoreClient
-from rlhf.config import Config
+from rlhf.config import Config, LoraConfig
 
 PROMPTS = [
     {"id": f"p{i}", "prompt": f"Describe {topic} in under {n} words.",
@@ -52,6 +52,7 @@ def tiny_ppo(config: Config, tiny_models: dict[str, Path], out: Path, **override
     config.ppo.eval_every = 0
     config.ppo.checkpoint_every = 2
     config.ppo.learning_rate = 1e-3  # large enough that every step visibly moves the tiny model
+    config.ppo.lora = LoraConfig(rank=0)  # full fine-tuning unless a test asks for adapters
     for key, value in overrides.items():
         setattr(config.ppo, key, value)
     return config

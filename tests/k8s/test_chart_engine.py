@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import chartlib
+from rlhf.config import PPOConfig
 
 
 def containers(objects: list[dict]) -> dict[str, dict]:
@@ -56,7 +57,10 @@ def max_lora_rank(objects: list[dict]) -> str | None:
 
 def test_vllm_sets_lora_memory_aside_for_the_rank_ppo_trains():
     vllm = {"policyInference": {"engine": "vllm"}}
-    assert max_lora_rank(chartlib.render_values({"services": vllm})) is None  # no LoRA: none reserved
+    default_rank = PPOConfig().lora.rank
+    assert max_lora_rank(chartlib.render_values({"services": vllm})) == str(default_rank)  # the default PPO trains
+    no_lora = {"config": {"ppo": {"lora": {"rank": 0}}}}
+    assert max_lora_rank(chartlib.render_values({"services": vllm, **no_lora})) is None  # none reserved
     lora = {"config": {"ppo": {"lora": {"rank": 12}}}}
     assert max_lora_rank(chartlib.render_values({"services": vllm, **lora})) == "16"  # the next vLLM takes
     assert max_lora_rank(chartlib.render_values(lora)) is None  # "hf" merges any rank

@@ -48,7 +48,22 @@ def test_ranking_pairs_indices_and_weights():
     assert big.weight.sum().item() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("bad", [[[0]], [[0, 0]], [[1, 2]], [[0, 1], [0, 2, 3]], []])
+def test_tied_completions_form_no_pair():
+    # Prompt 0: 2 beats the tied 0 and 3, which beat 1: 2 + 2 + 1 = 5 pairs of C(4, 2) = 6.
+    pairs = ranking_pairs([[2, [0, 3], 1], [[1, 0], 2]])
+    assert list(zip(pairs.winner.tolist(), pairs.loser.tolist())) == [(2, 0), (2, 3), (2, 1), (0, 1), (3, 1),
+                                                                       (5, 6), (4, 6)]
+    assert pairs.weight.tolist() == pytest.approx([1 / 10] * 5 + [1 / 4] * 2)
+    rewards = torch.tensor([0.5, -1.0, 2.0, 0.1, 0.0, 0.3, 0.2], dtype=torch.float64)
+    loss, accuracy = ranking_loss(rewards, pairs)
+    margins_0 = [1.5, 1.9, 3.0, 1.5, 1.1]
+    margins_1 = [-0.2, 0.1]
+    expected = (-sum(log_sigmoid(m) for m in margins_0) / 5 - sum(log_sigmoid(m) for m in margins_1) / 2) / 2
+    assert loss.item() == pytest.approx(expected, abs=1e-12)
+    assert accuracy.item() == pytest.approx((1.0 + 0.5) / 2)
+
+
+@pytest.mark.parametrize("bad", [[[0]], [[0, 0]], [[1, 2]], [[0, 1], [0, 2, 3]], [], [[[0, 1]]], [[0, [1, 1]]]])
 def test_ranking_pairs_rejects_non_permutations(bad):
     with pytest.raises(ValueError):
         ranking_pairs(bad)

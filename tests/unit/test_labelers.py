@@ -9,6 +9,7 @@ import random
 import pytest
 
 from rlhf.labelers import CONSTRAINT_TYPES, Labeler, SimulatedLabeler, check, comparison_record, satisfaction
+from rlhf.data.constraints import distance
 from rlhf.labelers.simulated import looks_finished, repetition
 
 CASES = [
@@ -89,6 +90,34 @@ def test_satisfaction_is_the_fraction_satisfied() -> None:
         satisfaction([], "anything")
 
 
+@pytest.mark.parametrize(("constraint", "text", "satisfied"), CASES)
+def test_distance_is_zero_exactly_when_satisfied(constraint: dict, text: str, satisfied: bool) -> None:
+    assert (distance(constraint, text) == 0.0) is satisfied
+    assert 0.0 <= distance(constraint, text) <= 1.0
+
+
+@pytest.mark.parametrize(("constraint", "near", "far", "near_distance"), [
+    ({"type": "max_words", "value": 3}, "one two three four", "one two three four five six", 1 / 3),
+    ({"type": "min_words", "value": 4}, "one two three", "one", 1 / 4),
+    ({"type": "bullet_count", "value": 3}, "- a\n- b\n- c\n- d", "- a\n- b\n- c\n- d\n- e\n- f", 1 / 3),
+    ({"type": "sentence_count", "value": 2}, "A b. C d. E f.", "A b. C d. E f. G h.", 1 / 2),
+    ({"type": "lowercase"}, "Mostly quiet here", "LOUD here", 1 / 15),
+    ({"type": "uppercase"}, "LOUD AND CLEAr", "Loud", 1 / 12),
+    ({"type": "exclude_word", "value": "very"}, "A very good day.", "Very very good.", 1 / 2),
+    ({"type": "no_commas"}, "One, two.", "One, two, three.", 1 / 2),
+    ({"type": "start_with", "value": "Here is the plan"}, "Here is a plan.", "A plan.", 1 - 2 / 5),
+    ({"type": "end_with", "value": "Good luck!"}, "And so, luck.", "Go now.", 1 - 1 / 3),
+])
+def test_nearer_misses_are_closer(constraint: dict, near: str, far: str, near_distance: float) -> None:
+    assert distance(constraint, near) == pytest.approx(near_distance)
+    assert distance(constraint, near) < distance(constraint, far) <= 1.0
+
+
+def test_distance_of_silence_and_of_a_missing_word_is_one() -> None:
+    assert distance({"type": "max_words", "value": 5}, "") == 1.0
+    assert distance({"type": "include_word", "value": "tea"}, "I like coffee.") == 1.0
+
+
 def test_quality_signals() -> None:
     assert looks_finished("Done.") and looks_finished("- one\n- two")
     assert not looks_finished("It was cut off in the") and not looks_finished("  ")
@@ -131,6 +160,15 @@ def test_ranking_is_a_permutation_and_deterministic(k: int) -> None:
         assert SimulatedLabeler(seed=7, noise=0.3).rank(PROMPT, completions) == ranking
 
 
+def test_a_nearer_miss_ranks_above_a_far_one() -> None:
+    prompt = {"id": "p", "prompt": "Answer in at most 3 words.", "constraints": [{"type": "max_words", "value": 3}]}
+    # All break the limit and look finished; 4 words is a near miss, 9 a far one.
+    assert SimulatedLabeler(0).rank(prompt, ["a b c d e f g h i.", "a b c d."]) == [1, 0]
+    # Two answers equally far off (in steps of 0.1) are tied.
+    record = SimulatedLabeler(0).label(prompt, ["a b c d.", "d c b a.", "a b c d e f g h i."])
+    assert sorted(record["ranking"][0]) == [0, 1] and record["ranking"][1] == 2
+
+
 def test_ties_depend_on_the_seed() -> None:
     completions = ["hi there.", "hi you.", "hey there.", "hello you."]  # four equally good answers
     rankings = {tuple(SimulatedLabeler(seed).rank(PROMPT, completions)) for seed in range(20)}
@@ -165,6 +203,22 @@ def test_comparison_record_matches_the_human_format() -> None:
         comparison_record(PROMPT, ["a"], [0])
     with pytest.raises(ValueError, match="permutation"):
         comparison_record(PROMPT, ["a", "b"], [1, 2])
+
+
+def test_label_ties_equally_good_completions() -> None:
+    # "hi there." and "hi you." are equally good (all met, finished); so are the two cut-off ones.
+    completions = ["hi there my", "hi there.", "Hello There, My Dear Friend Of Mine.", "hi you.", "hi you my"]
+    for seed in range(20):
+        record = SimulatedLabeler(seed).label(PROMPT, completions)
+        assert record["completions"] == completions
+        best, cut_off, worst = record["ranking"]
+        assert sorted(best) == [1, 3] and sorted(cut_off) == [0, 4] and worst == 2
+
+
+def test_label_without_a_preference_is_none() -> None:
+    assert SimulatedLabeler(0).label(PROMPT, ["hi there.", "hi you.", "hey there."]) is None
+    with pytest.raises(ValueError, match="no constraints"):
+        SimulatedLabeler(0).label({"id": "x", "prompt": "Say hi.", "constraints": []}, ["hi", "hello"])
 
 
 def test_labeler_interface_admits_other_labelers() -> None:

@@ -48,6 +48,9 @@ def test_valid_records_parse_to_their_normal_form(kind, record, parsed):
     ("comparisons", {"prompt": "p", "completions": ["a", "b", "c"], "ranking": [0, 0, 1]}, "field 'ranking'"),
     ("comparisons", {"prompt": "p", "completions": ["a", "b"], "ranking": [0, 2]}, "permutation of 0..1"),
     ("comparisons", {"prompt": "p", "completions": ["a", "b"], "ranking": [False, True]}, "field 'ranking'"),
+    ("comparisons", {"prompt": "p", "completions": ["a", "b", "c"], "ranking": [[0, 1, 2]]}, "ties every completion"),
+    ("comparisons", {"prompt": "p", "completions": ["a", "b", "c"], "ranking": [[0], 1, 2]}, "2 or more"),
+    ("comparisons", {"prompt": "p", "completions": ["a", "b", "c"], "ranking": [[0, 1], 1]}, "permutation of 0..2"),
     ("rollouts", {"prompt": "p", "completion": "c", "reward": 1.0}, "field 'step' is missing"),
     ("rollouts", {"step": -1, "prompt": "p", "completion": "c", "reward": 1.0}, "field 'step'"),
     ("rollouts", {"step": True, "prompt": "p", "completion": "c", "reward": 1.0}, "field 'step'"),
@@ -197,3 +200,8 @@ def test_record_sets_refuse_bad_sample_requests(sets, name, n, message):
 def test_record_sets_refuse_an_empty_upload(sets):
     with pytest.raises(RecordError, match="jsonl: holds no records"):
         sets.put("s", "prompts", "\n\n")
+
+
+def test_a_ranking_may_tie_equally_good_completions():
+    record = {"prompt": "p", "completions": ["a", "b", "c", "d"], "ranking": [2, [0, 3], 1]}
+    assert parse_jsonl(json.dumps(record), "comparisons") == [record]
