@@ -209,10 +209,9 @@ def distance(constraint: dict, text: str) -> float:
     if not words(text):
         return 1.0
     kind = constraint["type"]
-    count = len(words(text))
     letters = [char for char in text if char.isalpha()]
     if kind in ("max_words", "min_words"):
-        return max(_relative_gap(count, _int_value(constraint)), 1e-3)
+        return _relative_gap(len(words(text)), _int_value(constraint))
     if kind == "bullet_count":
         return _relative_gap(len(bullet_lines(text)), _int_value(constraint))
     if kind == "sentence_count":
