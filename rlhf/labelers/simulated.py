@@ -8,7 +8,9 @@ resumed job or a re-run evaluation reproduces its labels exactly.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import random
 
@@ -99,15 +101,8 @@ class SimulatedLabeler(Labeler):
         carries no preference: ranked by a coin flip it would teach the reward model noise (over a
         third of the demo's sampled pairs are such ties) and cap its accuracy near 75%."""
         ranking = self.rank(prompt_record, completions)
-        tiers: list[list[int]] = []
-        last_key = None
-        for index in ranking:
-            key = quality_key(prompt_record["constraints"], completions[index])
-            if tiers and key == last_key:
-                tiers[-1].append(index)
-            else:
-                tiers.append([index])
-            last_key = key
+        key = functools.partial(quality_key, prompt_record["constraints"])
+        tiers = [list(tier) for _, tier in itertools.groupby(ranking, key=lambda index: key(completions[index]))]
         if len(tiers) < 2:
             return None
         return comparison_record(prompt_record, completions, [tier[0] if len(tier) == 1 else tier for tier in tiers])
