@@ -114,7 +114,7 @@ def sample_completions(config: Config, store) -> dict[str, list[tuple[dict, list
             records = store.read_records(record_set)
             chosen = np.random.default_rng(cfg.seed).permutation(len(records))[:count]
             samples[split] = []
-            batch = 8
+            batch = 16  # prompts per request: 16 x K completions fill the service's batch (64 by default)
             for start in tqdm(range(0, len(chosen), batch), desc=f"label[{split}]", unit="batch"):
                 prompts = [records[i] for i in chosen[start:start + batch]]
                 prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])

@@ -69,8 +69,10 @@ class ServiceConfig:
     """Largest gRPC message accepted or sent, in MiB."""
     grace_seconds: NonNegativeFloat = 30.0
     """On SIGTERM, how long in-flight calls may run before they are cancelled."""
-    max_batch_size: PositiveInt = 16
-    """Most sequences the server batches into one forward pass across concurrent requests."""
+    max_batch_size: PositiveInt = 64
+    """Most sequences the server batches into one forward pass across concurrent requests. Decoding
+    reads every weight once per step whatever the batch, so a larger batch shares that cost: on 2 CPU
+    cores SmolLM2-135M samples 154 tokens/s at 16 sequences and 217 at 64."""
     max_batch_tokens: PositiveInt = 8192
     """Most tokens (prompt + new tokens) in one server-side batch."""
     batch_wait_ms: NonNegativeFloat = 5.0
@@ -465,8 +467,9 @@ class LabelConfig:
     """Record set the held-out comparisons (RM accuracy) are drawn from."""
     num_prompts: PositiveInt = 128
     """Training prompts to label."""
-    num_heldout: PositiveInt = 40
-    """Held-out prompts to label (the RM's held-out accuracy)."""
+    num_heldout: PositiveInt = 80
+    """Held-out prompts to label (the RM's held-out accuracy). The demo labels all 80: with 40 (about
+    130 preferred pairs) the accuracy moves by +-4 points from sampling alone."""
     k: Annotated[int, Range(min=2, max=9)] = 4
     """Completions ranked per prompt (2..9)."""
     max_new_tokens: PositiveInt = 40
