@@ -114,7 +114,8 @@ def sample_completions(config: Config, store) -> dict[str, list[tuple[dict, list
             records = store.read_records(record_set)
             chosen = np.random.default_rng(cfg.seed).permutation(len(records))[:count]
             samples[split] = []
-            batch = 16  # prompts per request: 16 x K completions fill the service's batch (64 by default)
+            # Prompts per request: their K completions fill one batch of the service.
+            batch = max(1, config.services.policy_inference.max_batch_size // cfg.k)
             for start in tqdm(range(0, len(chosen), batch), desc=f"label[{split}]", unit="batch"):
                 prompts = [records[i] for i in chosen[start:start + batch]]
                 prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
