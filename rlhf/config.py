@@ -348,14 +348,16 @@ class PPOConfig:
     steps: NonNegativeInt = 12
     """Rollout steps (each: sample, score, PPO epochs, weight push); 0 only pushes and saves the
     initial policy."""
-    prompts_per_step: PositiveInt = 8
-    """Prompts per rollout step across all workers (split evenly by rank)."""
+    prompts_per_step: PositiveInt = 16
+    """Prompts per rollout step across all workers (split evenly by rank). On the demo's validation
+    prompts, 16 prompts x 1 epoch beat 8 x 2 in the same time (satisfaction +13.6 points over SFT
+    against +2.8): with 8 the policy drifted (KL 5) while the reward did not rise."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit when sampling."""
     temperature: NonNegativeFloat = 1.0
     """Sampling temperature, 0 for greedy (1.0 keeps the generator's log-probs those of the policy)."""
-    ppo_epochs: PositiveInt = 2
-    """Passes over each rollout batch."""
+    ppo_epochs: PositiveInt = 1
+    """Passes over each rollout batch (see prompts_per_step: more fresh samples beat a second pass)."""
     minibatch_size: PositiveInt = 4
     """Sequences per PPO minibatch on each worker."""
     learning_rate: PositiveFloat = 2e-4

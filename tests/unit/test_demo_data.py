@@ -66,7 +66,7 @@ def test_prompt_records(name: str) -> None:
             check(constraint, "a well-formed constraint does not raise")
             assert how_stated(constraint) in record["prompt"], (record["prompt"], constraint)
             if constraint["type"] == "max_words":
-                assert 10 <= constraint["value"] <= 60
+                assert 10 <= constraint["value"] <= 30
             if constraint["type"] == "bullet_count":
                 assert 2 <= constraint["value"] <= 5
 

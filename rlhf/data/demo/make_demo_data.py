@@ -34,29 +34,27 @@ VALIDATION_SUBJECTS_PER_TOPIC = 2
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "max_words": ("Answer in at most {value} words.", "Keep it to {value} words or fewer.",
                   "Use no more than {value} words."),
-    "min_words": ("Write at least {value} words.", "Use at least {value} words."),
     "bullet_count": ("Answer with exactly {value} bullet points.", "Give exactly {value} bullet points."),
     "sentence_count": ("Answer in exactly {value} sentence{s}.", "Write exactly {value} sentence{s}."),
     "lowercase": ("Write your whole answer in lowercase letters.", "Use only lowercase letters."),
-    "uppercase": ("Write your whole answer in capital letters.", "Use only capital letters."),
     "include_word": ("Mention the word '{value}'.", "Include the word '{value}'."),
     "exclude_word": ("Do not use the word '{value}'.", "Avoid the word '{value}'."),
     "start_with": ("Start your answer with '{value}'.", "Begin with the words '{value}'."),
     "end_with": ("End your answer with '{value}'.", "Finish with the phrase '{value}'."),
     "no_commas": ("Do not use any commas.", "Avoid commas entirely."),
 }
-# Relative frequency of each type; length limits and bullets are the demo's headline constraints.
+# Relative frequency of each type. The demo asks mostly for what the SFT policy meets only some of
+# the time, so its K samples differ and the labeler's rankings teach the reward model the
+# constraint (measured on SFT's samples: start_with 11%, lowercase 26%, include_word 37%, end_with
+# 43%, bullets 50%). Forbidden words and commas are rare: SFT already avoids them ~90-100% of the
+# time, so they rank nothing. Not asked at all: uppercase (a 135M model never writes in capitals,
+# 0% even after PPO) and min_words (15-40 words collide with the 40-token completion limit).
 TYPE_WEIGHTS: dict[str, float] = {
-    "max_words": 3.0, "min_words": 1.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 1.5,
-    "uppercase": 1.0, "include_word": 2.0, "exclude_word": 1.5, "start_with": 1.0, "end_with": 1.5,
-    "no_commas": 1.0,
+    "max_words": 2.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 2.0, "include_word": 2.0,
+    "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 0.5,
 }
 # At most one type per group: the others would contradict each other or make a prompt unreadable.
-GROUPS: dict[str, str] = {
-    "max_words": "length", "min_words": "length",
-    "bullet_count": "shape", "sentence_count": "shape",
-    "lowercase": "case", "uppercase": "case",
-}
+GROUPS: dict[str, str] = {"bullet_count": "shape", "sentence_count": "shape"}
 CONSTRAINT_COUNT_WEIGHTS = {1: 0.25, 2: 0.45, 3: 0.30}
 
 
@@ -78,9 +76,8 @@ def _sample_types(rng: random.Random) -> list[str]:
 def _sample_value(rng: random.Random, kind: str, keywords: tuple[str, ...], excludable: list[str]):
     """A value for `kind`, or None when the type takes none (or nothing fits this subject)."""
     if kind == "max_words":
-        return rng.randrange(10, 61, 5)
-    if kind == "min_words":
-        return rng.randrange(15, 41, 5)
+        # Up to 30: a 40-token completion is about 30 words, so a larger limit is met by any answer.
+        return rng.randrange(10, 31, 5)
     if kind == "bullet_count":
         return rng.randint(2, 5)
     if kind == "sentence_count":
@@ -104,9 +101,7 @@ def _plausible(constraints: list[dict]) -> bool:
     needed = 7 * units + 4 * ("start_with" in values) + 3 * ("end_with" in values)
     if values.get("max_words", needed) < needed:
         return False
-    if values.get("sentence_count") == 1 and "end_with" in values:
-        return False
-    return values.get("min_words", 0) <= 12 * units + 12
+    return not (values.get("sentence_count") == 1 and "end_with" in values)
 
 
 def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, ...],
@@ -166,8 +161,6 @@ def compose(facts: tuple[str, ...], constraints: list[dict], preferred: int) -> 
             text = " ".join(([f"{opener}:"] if opener else []) + chosen + ([closer] if closer else []))
         if "lowercase" in values:
             text = text.lower()
-        if "uppercase" in values:
-            text = text.upper()
         if all(check(constraint, text) for constraint in constraints):
             return text
     return None
