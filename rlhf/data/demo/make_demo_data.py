@@ -8,7 +8,7 @@ Prompts are question x constraints: each constraint is stated in words in the pr
 the simulated labeler can verify (rlhf/data/constraints.py). Demonstrations are assembled from
 the subject's facts to satisfy every constraint, and the script refuses to write one that the
 checker rejects. Constraint values are kept within what a 135M-parameter model can do: short
-answers (10-60 words), 2-5 bullets, 1-4 sentences.
+answers (10-30 words), 2-5 bullets, 1-4 sentences.
 """
 
 from __future__ import annotations
