@@ -47,7 +47,7 @@ def how_stated(constraint: dict) -> str:
     """Text the prompt must contain for the constraint to be stated in words, not only in the record."""
     value = constraint.get("value")
     if value is None:
-        return {"lowercase": "lowercase", "uppercase": "capital", "no_commas": "comma"}[constraint["type"]]
+        return {"lowercase": "lowercase", "no_commas": "comma"}[constraint["type"]]
     return f"'{value}'" if isinstance(value, str) else f" {value} "
 
 

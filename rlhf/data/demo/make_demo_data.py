@@ -45,9 +45,9 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 }
 # Relative frequency of each type. The demo asks mostly for what the SFT policy meets only some of
 # the time, so its K samples differ and the labeler's rankings teach the reward model the
-# constraint (measured on SFT's samples: start_with 11%, lowercase 26%, include_word 37%, end_with
-# 43%, bullets 50%). Forbidden words and commas are rare: SFT already avoids them ~90-100% of the
-# time, so they rank nothing. Not asked at all: uppercase (a 135M model never writes in capitals,
+# constraint (SFT on held-out prompts under the previous mix: start_with 11%, lowercase 26%,
+# include_word 37%, end_with 43%, bullets 50%). Forbidden words and commas are rare: SFT already
+# avoids them ~90-100% of the time, so they rank nothing. Not asked at all: uppercase (a 135M model never writes in capitals,
 # 0% even after PPO) and min_words (15-40 words collide with the 40-token completion limit).
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 2.0, "include_word": 2.0,
