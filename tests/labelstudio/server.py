@@ -24,9 +24,12 @@ START_TIMEOUT_S = 240  # about 45 s on an idle machine; the migrations of a fres
 
 
 def ls_env(data_dir: Path) -> dict:
-    # No version check against PyPI and no analytics: CI has no business calling out.
+    # No version check against PyPI and no analytics: CI has no business calling out. One fixed
+    # SECRET_KEY for the server and ls_users.py: left unset, each process reads or appends a key in
+    # DIR/.env on its own, and a token signed with another key than the server's is refused.
     return {**os.environ, "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir), "LATEST_VERSION_CHECK": "false",
-            "COLLECT_ANALYTICS": "false", "LABEL_STUDIO_USERNAME": ADMIN, "LABEL_STUDIO_PASSWORD": ADMIN}
+            "COLLECT_ANALYTICS": "false", "LABEL_STUDIO_USERNAME": ADMIN, "LABEL_STUDIO_PASSWORD": ADMIN,
+            "SECRET_KEY": "rlhf-tests-only-not-a-secret"}
 
 
 class LabelStudioServer:
