@@ -26,8 +26,8 @@ VALIDATION_OVERRIDES = ["label.heldout_prompts=prompts/validation", "ppo.eval_pr
 PRESETS: dict[str, list[str]] = {
     "tiny": ["sft.epochs=0.05", "label.num_prompts=8", "label.num_heldout=4", "label.k=3", "label.max_new_tokens=8",
              "ppo.steps=2", "ppo.prompts_per_step=4", "ppo.minibatch_size=4", "ppo.max_new_tokens=8",
-             "ppo.eval_every=1", "ppo.eval_size=4", "ppo.ptx_batch_size=2", "eval.max_prompts=8",
-             "eval.max_general=8", "eval.max_new_tokens=8"],
+             "ppo.eval_every=1", "ppo.eval_size=4", "eval.max_prompts=8", "eval.max_general=8",
+             "eval.max_new_tokens=8"],
     # Choose settings without looking at the held-out prompts: the RM's held-out accuracy, PPO's
     # in-training win rate and the report all use prompts/validation (carved from the demo's train
     # subjects; neither the label stage nor PPO samples it).

@@ -304,9 +304,9 @@ class RMConfig:
     """Where the reward model is written."""
     output_uri: str = ""
     """Also upload the reward model (and rm_summary.json) to this store URI; "" skips."""
-    epochs: PositiveFloat = 2.0
-    """Passes over the comparisons. The paper trains one epoch over ~33k prompts (more over-fits);
-    the demo's 128 prompts need two."""
+    epochs: PositiveFloat = 1.0
+    """Passes over the comparisons. The paper trains one epoch (more over-fits); so does the demo: on
+    its validation pairs one epoch over 128 prompts ordered 65.9% of pairs, two 63.2%, in half the time."""
     prompts_per_batch: PositiveInt = 4
     """Prompts per optimizer step; all K completions of each prompt share the batch."""
     learning_rate: PositiveFloat = 3e-5
@@ -374,8 +374,9 @@ class PPOConfig:
     """Horizon (in samples) of the adaptive controller."""
     ptx_coef: NonNegativeFloat = 0.0
     """gamma: weight of the pretraining LM loss (PPO-ptx when > 0)."""
-    ptx_batch_size: PositiveInt = 4
-    """Pretraining texts per PPO minibatch when ptx_coef > 0."""
+    ptx_batch_size: PositiveInt = 2
+    """Pretraining texts per PPO minibatch when ptx_coef > 0. The demo's 2 keep PPO-ptx's held-out
+    perplexity below SFT's as 4 did (validation: 29.3 with 2, 29.5 with 4; SFT 32.3) in 37 s less."""
     gamma: Probability = 1.0
     """Discount of the per-token rewards."""
     lam: Probability = 0.95
