@@ -47,8 +47,9 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 # the time, so its K samples differ and the labeler's rankings teach the reward model the
 # constraint (SFT on held-out prompts under the previous mix: start_with 11%, lowercase 26%,
 # include_word 37%, end_with 43%, bullets 50%). Forbidden words and commas are rare: SFT already
-# avoids them ~90-100% of the time, so they rank nothing. Not asked at all: uppercase (a 135M model never writes in capitals,
-# 0% even after PPO) and min_words (15-40 words collide with the 40-token completion limit).
+# avoids them ~90-100% of the time, so they rank nothing. Not asked at all: uppercase (a 135M model
+# never writes in capitals, 0% even after PPO) and min_words (15-40 words collide with the 40-token
+# completion limit).
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 2.0, "include_word": 2.0,
     "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 0.5,
