@@ -3,6 +3,8 @@
 1. Generate tokens/s through gRPC vs the same model and batch called in-process (target >= 0.9).
 2. Score items/s at 16 concurrent callers, one item per request: server-side batching on vs off
    (max_batch_size 1) (target >= 3).
+3. The label stage's batch, K completions of each prompt: the prompt prefilled once and shared by
+   its K rows vs K prompts of the same length prefilled apart.
 
     python bench/services.py            # SmolLM2-135M, the demo's model
     python bench/services.py --tiny     # 2-layer random Llama: checks the harness in seconds
@@ -59,6 +61,28 @@ def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple
     return statistics.median(local_rates), statistics.median(grpc_rates)
 
 
+def bench_shared_prefill(policy_dir: Path, k: int, max_new_tokens: int, repeats: int) -> tuple[float, float]:
+    """Seconds (median) of one generate_batch over the prompts x k rows the label stage sends: with
+    each prompt repeated k times (prefilled once) vs each copy made distinct by one token (same
+    lengths, so the same decode work, but k prefills)."""
+    tokenizer = load_tokenizer(policy_dir)
+    model = load_policy(policy_dir)
+    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in PROMPTS]
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0)
+    shared = [GenerationItem(ids, params, (7, i, j)) for i, ids in enumerate(prompt_ids) for j in range(k)]
+    apart = [GenerationItem([*ids[:-1], (ids[-1] + j) % tokenizer.vocab_size], params, (7, i, j))
+             for i, ids in enumerate(prompt_ids) for j in range(k)]
+    times: dict[str, list[float]] = {"shared": [], "apart": []}
+    generate_batch(model, shared[:2], eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    for _ in range(repeats):  # interleaved, as above
+        for name, items in (("shared", shared), ("apart", apart)):
+            start = time.perf_counter()
+            # eos_token_id -1: every row runs max_new_tokens, so both sides decode the same tokens.
+            generate_batch(model, items, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id)
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["shared"]), statistics.median(times["apart"])
+
+
 def score_ceiling(rm_dir: Path, items: int = 16) -> float:
     """In-process items/s of one batch of 16 over 16 batches of 1: the most batching can give on
     this hardware (on a CPU already saturated by one item it is small)."""
@@ -97,6 +121,7 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="tiny random models instead of SmolLM2-135M")
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--k", type=int, default=4, help="completions per prompt in the label batch")
     parser.add_argument("--score-requests", type=int, default=8, help="requests per caller")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0, help="reward-scoring's batch wait when batching")
     args = parser.parse_args()
@@ -106,6 +131,10 @@ def main() -> None:
     local, remote = bench_generate(policy_dir, args.max_new_tokens, args.repeats)
     print(f"Generate ({len(PROMPTS)} prompts x {args.max_new_tokens} new tokens, median of {args.repeats}):")
     print(f"  in-process {local:8.1f} tok/s   gRPC {remote:8.1f} tok/s   ratio {remote / local:.2f}  (target >= 0.9)")
+
+    shared, apart = bench_shared_prefill(policy_dir, args.k, args.max_new_tokens, args.repeats)
+    print(f"Label batch ({len(PROMPTS)} prompts x K={args.k} x {args.max_new_tokens} new tokens, median of {args.repeats}):")
+    print(f"  prompt prefilled once {shared:6.2f} s   K times {apart:6.2f} s   speed-up {apart / shared:.2f}x")
 
     on = bench_score(rm_dir, 16, args.score_requests, batching=True, wait_ms=args.batch_wait_ms)
     off = bench_score(rm_dir, 16, args.score_requests, batching=False, wait_ms=0)

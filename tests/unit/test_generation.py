@@ -44,6 +44,27 @@ def test_batched_with_left_padding_equals_one_at_a_time(model, temperature):
         assert diff < 1e-4, f"max abs log-prob diff {diff}"
 
 
+def test_a_repeated_prompt_is_prefilled_once_and_sampled_as_if_alone(model):
+    """The label stage asks for K completions of one prompt: its rows share one prefill, yet each
+    samples with its own seed exactly what it would alone."""
+    prompts = [PROMPTS[1], PROMPTS[0], PROMPTS[1], PROMPTS[1], PROMPTS[0]]
+    items = [GenerationItem(prompt, SamplingParams(max_new_tokens=6), seed=(3, 0, i)) for i, prompt in enumerate(prompts)]
+    calls = []
+    hook = model.register_forward_pre_hook(lambda module, args, kwargs: calls.append(kwargs["input_ids"].shape),
+                                           with_kwargs=True)
+    try:
+        batched = generate(model, items)
+    finally:
+        hook.remove()
+    assert calls[0] == (2, len(PROMPTS[1])), "the prefill runs over the distinct prompts only"
+    for item, together in zip(items, batched):
+        (alone,) = generate(model, [item])
+        assert together.token_ids == alone.token_ids
+        diff = max(abs(a - b) for a, b in zip(together.logprobs, alone.logprobs))
+        assert diff < 1e-4, f"max abs log-prob diff {diff}"
+    assert len({tuple(batched[i].token_ids) for i in (0, 2, 3)}) > 1, "seeds still tell samples apart"
+
+
 def test_logprobs_are_the_models_own_distribution_whatever_the_sampling(model):
     params = [SamplingParams(8, temperature=0.0), SamplingParams(8, temperature=0.7, top_k=50, top_p=0.9),
               SamplingParams(8, temperature=1.5), SamplingParams(8, temperature=1.0, top_p=0.5)]
