@@ -133,7 +133,8 @@ def main() -> None:
     print(f"  in-process {local:8.1f} tok/s   gRPC {remote:8.1f} tok/s   ratio {remote / local:.2f}  (target >= 0.9)")
 
     shared, apart = bench_shared_prefill(policy_dir, args.k, args.max_new_tokens, args.repeats)
-    print(f"Label batch ({len(PROMPTS)} prompts x K={args.k} x {args.max_new_tokens} new tokens, median of {args.repeats}):")
+    print(f"Label batch ({len(PROMPTS)} prompts x K={args.k} x {args.max_new_tokens} new tokens, "
+          f"median of {args.repeats}):")
     print(f"  prompt prefilled once {shared:6.2f} s   K times {apart:6.2f} s   speed-up {apart / shared:.2f}x")
 
     on = bench_score(rm_dir, 16, args.score_requests, batching=True, wait_ms=args.batch_wait_ms)

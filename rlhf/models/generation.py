@@ -119,9 +119,9 @@ def _choose(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor
 def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, eos_token_id: int | Sequence[int],
                    pad_token_id: int) -> list[Completion]:
     """Samples one completion per item in a single batch: a prefill over the left-padded distinct
-    prompts, then one token per step from the KV cache. A row leaves the batch when it samples an EOS token
-    or reaches its own max_new_tokens; the loop ends when every row has. Raises ValueError on an
-    item the model cannot hold (empty prompt, no new tokens, longer than the context)."""
+    prompts, then one token per step from the KV cache. A row leaves the batch when it samples an
+    EOS token or reaches its own max_new_tokens; the loop ends when every row has. Raises ValueError
+    on an item the model cannot hold (empty prompt, no new tokens, longer than the context)."""
     if not items:
         return []
     _check(items, max_sequence_length(model))
@@ -130,9 +130,9 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
 
     # A prompt sampled n times (the label stage's K completions) is prefilled once; its rows of the
     # cache and the first logits are then copied to each of its items.
-    prompts: dict[tuple[int, ...], int] = {}
-    first_of = [prompts.setdefault(tuple(item.prompt_ids), len(prompts)) for item in items]
-    input_ids, mask = left_pad(list(prompts), pad_token_id, device)
+    prompt_rows: dict[tuple[int, ...], int] = {}  # distinct prompt -> its row in the prefill
+    row_of_item = [prompt_rows.setdefault(tuple(item.prompt_ids), len(prompt_rows)) for item in items]
+    input_ids, mask = left_pad(list(prompt_rows), pad_token_id, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
 
     temperature = torch.tensor([item.params.temperature for item in items], device=device)
@@ -143,10 +143,10 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     cache = DynamicCache(config=model.config)
     logits = model(input_ids=input_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                    use_cache=True, logits_to_keep=1).logits[:, -1].float()
-    if len(prompts) < len(items):
-        rows_of_items = torch.tensor(first_of, device=device)
-        cache.batch_select_indices(rows_of_items)
-        logits, mask = logits[rows_of_items], mask[rows_of_items]
+    if len(prompt_rows) < len(items):
+        item_rows = torch.tensor(row_of_item, device=device)
+        cache.batch_select_indices(item_rows)
+        logits, mask = logits[item_rows], mask[item_rows]
     next_position = mask.sum(-1)
     active = torch.arange(len(items), device=device)  # the item of each batch row
     tokens: list[list[int]] = [[] for _ in items]

@@ -48,7 +48,8 @@ def test_a_repeated_prompt_is_prefilled_once_and_sampled_as_if_alone(model):
     """The label stage asks for K completions of one prompt: its rows share one prefill, yet each
     samples with its own seed exactly what it would alone."""
     prompts = [PROMPTS[1], PROMPTS[0], PROMPTS[1], PROMPTS[1], PROMPTS[0]]
-    items = [GenerationItem(prompt, SamplingParams(max_new_tokens=6), seed=(3, 0, i)) for i, prompt in enumerate(prompts)]
+    items = [GenerationItem(prompt, SamplingParams(max_new_tokens=6), seed=(3, 0, i))
+             for i, prompt in enumerate(prompts)]
     calls = []
     hook = model.register_forward_pre_hook(lambda module, args, kwargs: calls.append(kwargs["input_ids"].shape),
                                            with_kwargs=True)
