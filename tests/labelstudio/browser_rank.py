@@ -14,6 +14,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ready
@@ -27,7 +28,7 @@ options.binary_location = shutil.which("chromium")
 for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1200"):
     options.add_argument(arg)
 driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
-wait = WebDriverWait(driver, 60)
+wait = WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,))
 ITEMS = '[data-rbd-droppable-id="rank"] [data-ranker-id]'
 
 
@@ -42,7 +43,9 @@ try:
     driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
     wait.until(lambda d: "/user/login" not in d.current_url)
     driver.get(f"{url}/projects/{project}/data?task={task}")
-    wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ITEMS)))
+    # The data manager may render another task first (seen on a slow machine: the 3-completion
+    # task before this 4-completion one), so wait until exactly this task's letters are shown.
+    wait.until(lambda d: sorted(displayed()) == sorted(wanted))
     # Move each wanted letter into place, top first: pick it up, arrow up to its slot, drop.
     for target, letter in enumerate(wanted):
         steps = displayed().index(letter) - target
