@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pipelines.data import DEMO_SETS, import_data
-from pipelines.processes import start_service
+from pipelines.processes import start_services
 from rlhf.clients.data_store import DataStoreClient
 from rlhf.config import Config
 
@@ -60,10 +60,10 @@ def ppo_stack(policy_dir: Path, rm_dir: Path) -> Iterator[Config]:
     config.ppo.init_model, config.ppo.value_model = str(policy_dir), str(rm_dir)
     config.ppo.output_dir = str(Path(store_dir) / "out")
     config.ppo.eval_every = 0
-    services = {"data_store": start_service("data_store", "--store", f"file://{store_dir}/store"),
-                "policy_inference": start_service("policy_inference", "--model", str(policy_dir)),
-                "reward_scoring": start_service("reward_scoring", "--model", str(rm_dir)),
-                "reference_kl": start_service("reference_kl", "--model", str(policy_dir))}
+    services = start_services({"data_store": ["--store", f"file://{store_dir}/store"],
+                               "policy_inference": ["--model", str(policy_dir)],
+                               "reward_scoring": ["--model", str(rm_dir)],
+                               "reference_kl": ["--model", str(policy_dir)]})
     try:
         for section, service in services.items():
             getattr(config.services, section).port = service.port

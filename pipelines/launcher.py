@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.processes import ServiceProcess, start_service
+from pipelines.processes import start_services
 from rlhf.config import load_config
 from rlhf.storage import S3Settings, open_store
 
@@ -193,16 +193,12 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     spec = STAGES[stage]
     logs = Path(log_dir)
     logs.mkdir(parents=True, exist_ok=True)
-    env = {}
-    started: list[ServiceProcess] = []
+    sources = {section: ["--store", config.store.uri] if section == "data_store" else
+               ["--model", str(resolve_model(models[section]))] for section in spec.services}
+    started = start_services(sources, {section: logs / f"{stage}-{section.replace('_', '-')}.log"
+                                       for section in spec.services}, timeout=config.run.service_start_timeout)
+    env = {f"RLHF_{section.upper()}_ADDR": proc.target for section, proc in started.items()}
     try:
-        for section in spec.services:
-            source = ["--store", config.store.uri] if section == "data_store" else \
-                ["--model", str(resolve_model(models[section]))]
-            proc = start_service(section, *source, log_path=logs / f"{stage}-{section.replace('_', '-')}.log",
-                                 timeout=config.run.service_start_timeout)
-            started.append(proc)
-            env[f"RLHF_{section.upper()}_ADDR"] = proc.target
         command = [sys.executable, "-m", "pipelines.cli", *spec.command[1:],
                    *[config_file if a == CONFIG_PATH else a for a in args]]
         print(f"stage {stage}: {' '.join(command)}", flush=True)
@@ -212,7 +208,7 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
             raise RuntimeError(f"stage {stage}: `{' '.join(spec.command)}` exited with {code}")
         print(f"stage {stage}: done in {time.perf_counter() - start:.0f}s", flush=True)
     finally:
-        for proc in started:
+        for proc in started.values():
             proc.terminate()
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.processes import Supervisor, start_service
+from pipelines.processes import Supervisor, start_services
 from rlhf.config import VLLM_LORA_RANKS, Config, ConfigError, to_dict
 
 VALIDATION_OVERRIDES = ["label.heldout_prompts=prompts/validation", "ppo.eval_prompts=prompts/validation",
@@ -156,25 +156,26 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
         print(f"run: {name} took {timings[name]:.0f}s", flush=True)
         return result
 
-    def serve(section: str, *args: str) -> None:
-        log_path = run_dir / "logs" / f"{section.replace('_', '-')}.log"
-        services.services[section] = start_service(section, *args, log_path=log_path,
-                                                   timeout=config.run.service_start_timeout)
-        getattr(config.services, section).host = "127.0.0.1"
-        getattr(config.services, section).port = services[section].port
-        print(f"run: {services[section].name} on {services[section].target} (log {log_path})", flush=True)
+    def serve(**args: list[str]) -> None:
+        log_paths = {section: run_dir / "logs" / f"{section.replace('_', '-')}.log" for section in args}
+        services.services.update(start_services(args, log_paths, timeout=config.run.service_start_timeout))
+        for section in args:
+            getattr(config.services, section).host = "127.0.0.1"
+            getattr(config.services, section).port = services[section].port
+            print(f"run: {services[section].name} on {services[section].target} (log {log_paths[section]})",
+                  flush=True)
 
     with services:
-        serve("data_store", "--store", config.store.uri)
+        serve(data_store=["--store", config.store.uri])
         with data_store(config) as store:
             import_data(store, config.run.data)
             check_label_source(config, store)  # before any model loads
         sft_dir = stage("sft", train_sft, config)
-        serve("policy_inference", "--model", str(sft_dir), *policy_engine(config))
-        serve("reference_kl", "--model", str(sft_dir))
+        serve(policy_inference=["--model", str(sft_dir), *policy_engine(config)],
+              reference_kl=["--model", str(sft_dir)])
         stage("label", label, config)
         rm_dir = stage("rm", train_rm, config)
-        serve("reward_scoring", "--model", str(rm_dir))
+        serve(reward_scoring=["--model", str(rm_dir)])
         for run_name, ptx_coef in (("ppo", config.ppo.ptx_coef), ("ppo_ptx", config.run.ptx_coef)):
             ppo_config = dataclasses.replace(config, ppo=dataclasses.replace(
                 config.ppo, run_name=run_name, ptx_coef=ptx_coef, output_dir=str(run_dir / "models" / run_name)))

@@ -1,6 +1,7 @@
 """Service processes on this machine: `ServiceProcess` starts one (`rlhf serve NAME`) and waits
 until it listens; `Supervisor` keeps those of a run up (restarts a crashed one on its port, stops
-them all on SIGTERM); `start_service` starts one as `rlhf run` and `rlhf pipeline run-local` do."""
+them all on SIGTERM); `start_service` starts one as `rlhf run` and `rlhf pipeline run-local` do,
+`start_services` several at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rlhf.listening import parse_listening
@@ -172,3 +174,22 @@ def start_service(section: str, *args: str, log_path: Path | None = None, timeou
         python = str(VLLM_PYTHON)
     return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, *threads, log_path=log_path,
                           timeout=timeout, python=python)
+
+
+def start_services(args: dict[str, list[str]], log_paths: dict[str, Path] | None = None,
+                   timeout: float = 300) -> dict[str, ServiceProcess]:
+    """`start_service(section, *args[section])` for every section at once, waiting until all listen:
+    each spends its start importing and loading a model on one core, so two cores start four in
+    about half the time. If one fails, those that started are stopped and its error is raised."""
+    log_paths = log_paths or {}
+    with ThreadPoolExecutor(max(len(args), 1)) as pool:
+        futures = {section: pool.submit(start_service, section, *section_args, log_path=log_paths.get(section),
+                                        timeout=timeout)
+                   for section, section_args in args.items()}
+    started = {section: future.result() for section, future in futures.items() if future.exception() is None}
+    failed = [future.exception() for future in futures.values() if future.exception() is not None]
+    if failed:
+        for service in started.values():
+            service.terminate()
+        raise failed[0]
+    return started

@@ -3,6 +3,7 @@ on 127.0.0.1 (each started with `python -m pipelines.cli serve ... --port 0`).""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,5 +60,6 @@ def start_service():
         return proc
 
     yield start
-    for proc in started:
-        proc.terminate()
+    # All at once: each drains on its own, so the session ends after the slowest, not the sum.
+    with ThreadPoolExecutor(max(len(started), 1)) as pool:
+        list(pool.map(ServiceProcess.terminate, started))

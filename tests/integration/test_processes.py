@@ -1,4 +1,5 @@
-"""pipelines.processes: `--engine vllm` services start in the vLLM environment when this one has none."""
+"""pipelines.processes: services started together all listen (or none is left running), and
+`--engine vllm` services start in the vLLM environment when this one has none."""
 
 from __future__ import annotations
 
@@ -6,8 +7,41 @@ import importlib.util
 
 import pytest
 
-from pipelines.processes import VLLM_PYTHON, start_service
+from pipelines.processes import VLLM_PYTHON, start_service, start_services
+from rlhf.clients.data_store import DataStoreClient
 from rlhf.clients.policy_inference import PolicyInferenceClient
+
+
+def test_services_started_together_all_listen(tmp_path, tiny_models):
+    services = start_services({"data_store": ["--store", f"file://{tmp_path / 'store'}"],
+                               "policy_inference": ["--model", str(tiny_models["policy"])]},
+                              {"data_store": tmp_path / "data-store.log"}, timeout=120)
+    try:
+        assert set(services) == {"data_store", "policy_inference"}
+        with DataStoreClient(services["data_store"].target, timeout=30) as store:
+            store.wait_ready()
+        with PolicyInferenceClient(services["policy_inference"].target, timeout=30) as client:
+            assert len(client.generate(["Hi"], max_new_tokens=2, seed=1).completion_ids[0]) == 2
+        assert "listening" in (tmp_path / "data-store.log").read_text()
+    finally:
+        for service in services.values():
+            service.terminate()
+
+
+def test_when_one_service_fails_to_start_the_others_are_stopped(tmp_path, monkeypatch):
+    started = []
+    real_start = start_service
+
+    def recording_start(section, *args, **kwargs):
+        started.append(real_start(section, *args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr("pipelines.processes.start_service", recording_start)
+    with pytest.raises(RuntimeError, match=r"(?s)reference-kl did not start listening.*no-such-model"):
+        start_services({"data_store": ["--store", f"file://{tmp_path / 'store'}"],
+                        "reference_kl": ["--model", str(tmp_path / "no-such-model")]}, timeout=120)
+    (data_store,) = started  # the one that listened, now stopped
+    assert data_store.proc.poll() is not None and data_store.stopping
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="this environment has vllm itself")
