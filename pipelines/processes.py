@@ -45,9 +45,12 @@ class ServiceProcess:
         self._reader = threading.Thread(target=self._pump, daemon=True)
         self._reader.start()
         if not self._ready.wait(timeout) or not self.target:
-            self.terminate()
+            exited = self._ready.is_set()  # its output ended without a listening line
+            code = self.terminate()
+            what = f"exited with code {code} before listening" if exited else \
+                f"did not start listening within {timeout:g}s"
             where = f"see {log_path}" if log_path else "output:\n" + self.output
-            raise RuntimeError(f"{name} did not start listening within {timeout:g}s; {where}")
+            raise RuntimeError(f"{name} {what}; {where}")
 
     def _pump(self) -> None:
         log = self.log_path.open("a") if self.log_path else None

@@ -37,7 +37,7 @@ def test_when_one_service_fails_to_start_the_others_are_stopped(tmp_path, monkey
         return started[-1]
 
     monkeypatch.setattr("pipelines.processes.start_service", recording_start)
-    with pytest.raises(RuntimeError, match=r"(?s)reference-kl did not start listening.*no-such-model"):
+    with pytest.raises(RuntimeError, match=r"(?s)reference-kl exited with code 1 before listening.*no-such-model"):
         start_services({"data_store": ["--store", f"file://{tmp_path / 'store'}"],
                         "reference_kl": ["--model", str(tmp_path / "no-such-model")]}, timeout=120)
     (data_store,) = started  # the one that listened, now stopped
