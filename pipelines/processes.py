@@ -182,8 +182,9 @@ def start_service(section: str, *args: str, log_path: Path | None = None, timeou
 def start_services(args: dict[str, list[str]], log_paths: dict[str, Path] | None = None,
                    timeout: float = 300) -> dict[str, ServiceProcess]:
     """`start_service(section, *args[section])` for every section at once, waiting until all listen:
-    each spends its start importing and loading a model on one core, so two cores start four in
-    about half the time. If one fails, those that started are stopped and its error is raised."""
+    each spends its start importing and loading a model, mostly on one core (four took 18 s at
+    once on two cores, 28 s one by one). If one fails, those that started are stopped and its
+    error is raised."""
     log_paths = log_paths or {}
     with ThreadPoolExecutor(max(len(args), 1)) as pool:
         futures = {section: pool.submit(start_service, section, *section_args, log_path=log_paths.get(section),

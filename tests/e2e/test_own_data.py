@@ -48,8 +48,9 @@ def test_rlhf_run_on_own_data_without_constraints(tmp_path):
 
 def test_pipeline_run_local_on_own_data(tiny_models, tmp_path):
     files = write_own_data(tmp_path)
-    params = {"base_model": str(tiny_models["policy"]), "demonstrations_uri": files["demonstrations"], "prompts_uri": files["prompts/train"],
-              "heldout_prompts_uri": files["prompts/heldout"], "comparisons_uri": files["comparisons/train"],
+    params = {"base_model": str(tiny_models["policy"]), "demonstrations_uri": files["demonstrations"],
+              "prompts_uri": files["prompts/train"], "heldout_prompts_uri": files["prompts/heldout"],
+              "comparisons_uri": files["comparisons/train"],
               "heldout_comparisons_uri": f"file://{files['comparisons/heldout']}", "label_source": "import",
               "ppo_steps": 2, "beta": "1e-5", "ptx_coef": 0.0, "gpus_per_worker": 0}
     args = ["pipeline", "run-local", "--run-id", "own", "--set", f"run.runs_dir={tmp_path / 'runs'}"]
