@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from pipelines.data import DEMO_SETS, import_data
-from pipelines.processes import start_services
+from pipelines.processes import start_services, stop_services
 from rlhf.clients.data_store import DataStoreClient
 from rlhf.config import Config
 
@@ -71,5 +71,4 @@ def ppo_stack(policy_dir: Path, rm_dir: Path) -> Iterator[Config]:
             import_data(store, {record_set: "demo" for record_set in DEMO_SETS})
         yield config
     finally:
-        for service in services.values():
-            service.terminate()
+        stop_services(services.values())

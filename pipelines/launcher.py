@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.processes import start_services
+from pipelines.processes import start_services, stop_services
 from rlhf.config import load_config
 from rlhf.storage import S3Settings, open_store
 
@@ -208,8 +208,7 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
             raise RuntimeError(f"stage {stage}: `{' '.join(spec.command)}` exited with {code}")
         print(f"stage {stage}: done in {time.perf_counter() - start:.0f}s", flush=True)
     finally:
-        for proc in started.values():
-            proc.terminate()
+        stop_services(started.values())
 
 
 # -------------------------------------------------------------------------------- pipeline steps

@@ -1,7 +1,7 @@
 """Service processes on this machine: `ServiceProcess` starts one (`rlhf serve NAME`) and waits
 until it listens; `Supervisor` keeps those of a run up (restarts a crashed one on its port, stops
 them all on SIGTERM); `start_service` starts one as `rlhf run` and `rlhf pipeline run-local` do,
-`start_services` several at once."""
+`start_services` several at once, `stop_services` stops several at once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -128,8 +129,7 @@ class Supervisor:
     def __exit__(self, *exc) -> None:
         self._closing.set()
         self._watcher.join()
-        for service in self.services.values():
-            service.terminate()
+        stop_services(self.services.values())
         if self._previous_handler is not None:
             signal.signal(signal.SIGTERM, self._previous_handler)
 
@@ -193,7 +193,14 @@ def start_services(args: dict[str, list[str]], log_paths: dict[str, Path] | None
     started = {section: future.result() for section, future in futures.items() if future.exception() is None}
     failed = [future.exception() for future in futures.values() if future.exception() is not None]
     if failed:
-        for service in started.values():
-            service.terminate()
+        stop_services(started.values())
         raise failed[0]
     return started
+
+
+def stop_services(services: Iterable[ServiceProcess]) -> None:
+    """`terminate` every service at once: each drains on its own, so this takes the slowest's
+    time, not the sum (about 1 s a service on two cores)."""
+    services = list(services)
+    with ThreadPoolExecutor(max(len(services), 1)) as pool:
+        list(pool.map(ServiceProcess.terminate, services))

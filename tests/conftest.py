@@ -3,12 +3,11 @@ on 127.0.0.1 (each started with `python -m pipelines.cli serve ... --port 0`).""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from pipelines.processes import ServiceProcess
+from pipelines.processes import ServiceProcess, stop_services
 from tests.fixtures_s3 import moto_s3  # noqa: F401  (a session-wide S3 server for the s3:// backend)
 
 
@@ -60,6 +59,4 @@ def start_service():
         return proc
 
     yield start
-    # All at once: each drains on its own, so the session ends after the slowest, not the sum.
-    with ThreadPoolExecutor(max(len(started), 1)) as pool:
-        list(pool.map(ServiceProcess.terminate, started))
+    stop_services(started)
