@@ -51,7 +51,7 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 # never writes in capitals, 0% even after PPO), min_words (15-40 words collide with the 40-token
 # completion limit) and include_word: the reward model, which must find the named word anywhere in
 # the answer, ordered pairs that differ only in it 33-43% of the time (worse than chance) after ~700
-# comparisons. Without it, on the validation prompts, RM accuracy went from 56.2% to 71.0% and PPO
+# preferred pairs. Without it, on the validation prompts, RM accuracy went from 56.2% to 71.0% and PPO
 # from +5.3 to +12.0 points of satisfaction over SFT (one fp32 run each).
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 2.0,
