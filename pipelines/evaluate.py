@@ -1,11 +1,11 @@
 """`rlhf eval`: the InstructGPT-style comparison of SFT, PPO and PPO-ptx.
 
-Per policy, on held-out prompts: win rate against SFT (95% Wilson interval, ties counted as half)
-as judged by the simulated labeler where a prompt has constraints and by the reward model where it
-has none, constraint satisfaction (prompts with constraints), mean RM score, KL to SFT; plus the
-RM's held-out accuracy and the alignment tax (perplexity on held-out general text). Writes
-report.md (headed by the run's identity: run, base model, data, config hash, judge), metrics.json
-and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at
+Per policy, on held-out prompts, one completion each at eval.temperature: win rate against SFT (95%
+Wilson interval, ties counted as half) as judged by the simulated labeler where a prompt has
+constraints and by the reward model where it has none, constraint satisfaction (prompts with
+constraints), mean RM score; KL to SFT on temperature-1 samples; plus the RM's held-out accuracy
+and the alignment tax (perplexity on held-out general text). Writes report.md (headed by the run's
+identity: run, base model, data, seeds, config hash, judge), metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at
 random) go to Label Studio, and their answers become a human win rate next to the automatic one.
 """
 
@@ -23,7 +23,7 @@ from pipelines import labelstudio as ls
 from pipelines.common import (config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
                               resolve_model)
 from rlhf.algos.ppo import ptx_loss
-from rlhf.clients.policy_inference import PolicyInferenceClient
+from rlhf.clients.policy_inference import Generation, PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
@@ -62,6 +62,16 @@ def perplexity(model, tokenizer, texts: list[str], max_length: int = 256, batch:
     return math.exp(total_nll / max(total_tokens, 1))
 
 
+def sampled_kl(reference_client: ReferenceKLClient, prompt_ids: list[list[int]], gen: Generation) -> float:
+    """Mean over prompts of sum_t log pi(y_t | ..) - log pi_ref(y_t | ..): KL(pi || pi_ref) per
+    sequence, estimated on `gen`, which must hold the policy's own samples (temperature 1: samples
+    from a sharpened distribution bias the estimate)."""
+    completions = [c.tolist() for c in gen.completion_ids]
+    kl = reference_client.logprobs([p + c for p, c in zip(prompt_ids, completions)], [len(p) for p in prompt_ids],
+                                   policy_logprobs=gen.logprobs)
+    return float(kl.mean_kl)
+
+
 def evaluate(config: Config) -> dict:
     cfg = config.eval
     reference_dir = resolve_model(cfg.reference_model)
@@ -88,11 +98,12 @@ def evaluate(config: Config) -> dict:
             gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 seed=cfg.seed)
-            completions = [c.tolist() for c in gen.completion_ids]
             texts = gen.texts
             scores = reward_client.score([r["prompt"] for r in prompts], texts)
-            kl = reference_client.logprobs([p + c for p, c in zip(prompt_ids, completions)],
-                                           [len(p) for p in prompt_ids], policy_logprobs=gen.logprobs)
+            if cfg.temperature != 1.0:
+                gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
+                                                    max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=cfg.seed)
+            kl = sampled_kl(reference_client, prompt_ids, gen)
             sat = [satisfaction(prompts[i]["constraints"], texts[i]) for i in constrained]
             met_by_type: dict[str, list[bool]] = {}
             for i in constrained:
@@ -100,7 +111,7 @@ def evaluate(config: Config) -> dict:
                     met_by_type.setdefault(constraint["type"], []).append(check(constraint, texts[i]))
             samples[name], rewards[name] = texts, scores
             results[name] = {
-                "reward_mean": float(np.mean(scores)), "kl_to_sft": float(kl.mean_kl),
+                "reward_mean": float(np.mean(scores)), "kl_to_sft": kl,
                 "constraint_satisfaction": float(np.mean(sat)) if sat else None,
                 "all_constraints_met": float(np.mean([s == 1.0 for s in sat])) if sat else None,
                 "satisfaction_by_type": {kind: float(np.mean(met)) for kind, met in sorted(met_by_type.items())},
@@ -164,10 +175,11 @@ def human_summary(counts: dict) -> dict:
 
 
 def run_identity(config: Config, judged_by: str) -> dict:
-    """What the report's header names: the run, base model, data, config hash and judge."""
+    """What the report's header names: the run, base model, data, each stage's seed, config hash and judge."""
     return {"run_id": config.run.run_id or Path(config.eval.report_dir).name, "base_model": config.sft.base_model,
-            "data": dict(config.run.data), "prompts": config.eval.prompts, "config_hash": config_hash(config),
-            "judge": judged_by}
+            "data": dict(config.run.data), "prompts": config.eval.prompts, "temperature": config.eval.temperature,
+            "seeds": {stage: getattr(config, stage).seed for stage in ("sft", "label", "rm", "ppo", "eval")},
+            "config_hash": config_hash(config), "judge": judged_by}
 
 
 def read_rm_summary(where: str) -> dict:
@@ -225,15 +237,19 @@ def _percent(value: float | None) -> str:
 def render_report(report: dict, plots: list[str]) -> str:
     acc, run = report["rm_heldout_accuracy"], report["run"]
     data = ", ".join(f"{name} = {source}" for name, source in run["data"].items())
+    seeds = ", ".join(f"{stage} {seed}" for stage, seed in run["seeds"].items())
     lines = [
         "# rlhf-stack evaluation", "",
         f"Run `{run['run_id']}`: base model `{run['base_model']}`, config `{run['config_hash']}` (sha256 of the "
-        f"stages' config), data: {data}.", "",
-        f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`); win rate judged by the {run['judge']} "
+        f"stages' config), data: {data}; seeds: {seeds}.", "",
+        f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`), one completion per policy sampled at "
+        f"temperature {run['temperature']:g}; win rate judged by the {run['judge']} "
         f"against the SFT policy's completion for the same prompt, ties counted as half (95% Wilson interval); "
         + (f"constraint satisfaction over the {report['constrained_prompts']} prompts with constraints; "
            if report["constrained_prompts"] else "no prompt has constraints to check; ")
-        + f"KL estimated on the same samples; perplexity on {report['general_texts']} held-out general texts "
+        + ("KL estimated on the same samples; " if run["temperature"] == 1.0 else
+           "KL estimated on a second sample at temperature 1 (the policy's own distribution); ")
+        + f"perplexity on {report['general_texts']} held-out general texts "
         f"(the alignment tax).", "",
         "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",
         "|---|---|---|---|---|---|---|---|",

@@ -470,10 +470,11 @@ class Trainer:
 
     # ---- in-training evaluation (for the win-rate plot) -----------------------------------------
     def sample_heldout(self, heldout: list[dict]) -> list[str]:
-        """Rank 0: the served policy's completions of the held-out prompts (fixed seed)."""
+        """Rank 0: the served policy's completions of the held-out prompts (fixed seed; sampled like
+        `rlhf eval` samples, at eval.temperature)."""
         prompt_ids = instruction_ids(self.tokenizer, [r["prompt"] for r in heldout])
         gen = self.generate_pushed(everyone=False, prompt_ids=prompt_ids, max_new_tokens=self.cfg.max_new_tokens,
-                                   temperature=0.7, seed=self.cfg.seed + 7)
+                                   temperature=self.config.eval.temperature, seed=self.cfg.seed + 7)
         return gen.texts
 
     def heldout_win_rate(self, heldout: list[dict]) -> float:

@@ -398,7 +398,8 @@ class PPOConfig:
     resume: bool = False
     """Continue from this run's latest checkpoint in the store."""
     eval_every: NonNegativeInt = 4
-    """Measure held-out win rate against SFT every N steps (for the plots); 0 disables."""
+    """Measure held-out win rate against SFT every N steps (for the plots; completions sampled at
+    eval.temperature); 0 disables."""
     eval_prompts: str = "prompts/heldout"
     """Record set used for the in-training win rate."""
     eval_size: PositiveInt = 16
@@ -508,8 +509,11 @@ class EvalConfig:
     """Held-out texts for perplexity."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit."""
-    temperature: NonNegativeFloat = 1.0
-    """Sampling temperature; at 1.0 the KL to SFT is an unbiased estimate on these same samples."""
+    temperature: NonNegativeFloat = 0.7
+    """Sampling temperature of the judged completions (0: greedy). Below 1 each policy answers
+    closer to its most likely answer, so one sample per prompt compares the policies, not their
+    luck of the draw. The KL to SFT is always estimated on temperature-1 samples (a second set
+    when this is not 1.0)."""
     seed: NonNegativeInt = 1234
     """Seeds sampling."""
     report_dir: str = "runs/latest"

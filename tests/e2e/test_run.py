@@ -43,6 +43,9 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     values = list(numbers({k: v for k, v in metrics.items() if k not in ("examples", "run")}))
     assert values and all(math.isfinite(v) for v in values), metrics
     assert metrics["policies"]["SFT"]["win_rate"] == 0.5
+    # The header names what makes the run: base model, data, seeds, config hash, sampling temperature.
+    assert f"base model `{tiny_models['policy']}`" in report and "seeds: sft 0, label 0, rm 0, ppo 0, eval 1234" in report
+    assert "sampled at temperature 0.7" in report and "KL estimated on a second sample at temperature 1" in report
     # The demo's prompts have constraints: the labeler judged, and each constraint type is reported.
     assert metrics["run"]["judge"] == "simulated labeler" and "Constraint satisfaction by type" in report
     by_type = metrics["policies"]["PPO"]["satisfaction_by_type"]
