@@ -5,8 +5,9 @@ Wilson interval, ties counted as half) as judged by the simulated labeler where 
 constraints and by the reward model where it has none, constraint satisfaction (prompts with
 constraints), mean RM score; KL to SFT on temperature-1 samples; plus the RM's held-out accuracy
 and the alignment tax (perplexity on held-out general text). Writes report.md (headed by the run's
-identity: run, base model, data, seeds, config hash, judge), metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at
-random) go to Label Studio, and their answers become a human win rate next to the automatic one.
+identity: run, base model, data, seeds, config hash, judge), metrics.json and plots. With
+`eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at random) go to
+Label Studio, and their answers become a human win rate next to the automatic one.
 """
 
 from __future__ import annotations

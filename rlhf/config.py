@@ -136,18 +136,19 @@ class ServicesConfig:
 @dataclass
 class ClientConfig:
     """Deadlines and retries of every client call (rlhf/clients). A call gets a deadline per attempt
-    sized to its work, and is retried (UNAVAILABLE, and DEADLINE_EXCEEDED when it is idempotent)
-    with capped exponential backoff until `retry_budget_s` have passed since its first failure:
-    long enough for a restarted pod to load its model, short enough that a dead or frozen service
-    ends the run with an error naming it."""
+    sized to its work (doubled after an attempt that ran out of it), and is retried (UNAVAILABLE,
+    and DEADLINE_EXCEEDED when it is idempotent) with capped exponential backoff until
+    `retry_budget_s` have passed since its first failure: long enough for a restarted pod to load
+    its model, short enough that a dead or frozen service ends the run with an error naming it."""
 
     attempt_timeout_s: PositiveFloat = 30.0
     """Deadline of one attempt of a call with little work (GetInfo, SampleRecords, small objects):
     a frozen service is detected after it."""
     generate_s_per_token: NonNegativeFloat = 0.05
     """Added to a Generate attempt's deadline per token it asks for (prompts x n x max_new_tokens)."""
-    score_s_per_sequence: NonNegativeFloat = 0.1
-    """Added to a Score or LogProbs attempt's deadline per sequence."""
+    score_s_per_sequence: NonNegativeFloat = 1.0
+    """Added to a Score or LogProbs attempt's deadline per sequence (the demo's 135M models on 2 fp32
+    CPU cores need about 0.5 s for one of ~85 tokens)."""
     transfer_bytes_per_s: PositiveFloat = 8 * 2**20
     """Slowest expected transfer: an object or weight push of B bytes adds B / this to its attempt."""
     retry_budget_s: PositiveFloat = 120.0

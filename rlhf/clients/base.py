@@ -1,9 +1,10 @@
 """What every typed client shares: a channel with message limits, and calls in the api-core style:
-each attempt has a deadline sized to its work, and a failed attempt is retried (UNAVAILABLE, and
-DEADLINE_EXCEEDED for idempotent calls) with capped exponential backoff and a log line per retry,
-until the call's retry budget (`ClientConfig.retry_budget_s`, counted from its first failure) is
-spent; long enough to ride through a restarted service, bounded so that a dead or frozen service
-ends in an error that says which service, which RPC, and why."""
+each attempt has a deadline sized to its work (doubled after an attempt ran out of it, as api-core's
+ExponentialTimeout does), and a failed attempt is retried (UNAVAILABLE, and DEADLINE_EXCEEDED for
+idempotent calls) with capped exponential backoff and a log line per retry, until the call's retry
+budget (`ClientConfig.retry_budget_s`, counted from its first failure) is spent; long enough to
+ride through a restarted service, bounded so that a dead or frozen service ends in an error that
+says which service, which RPC, and why."""
 
 from __future__ import annotations
 
@@ -143,11 +144,16 @@ class BaseClient:
         """Calls a unary-response RPC; `make_request` builds a fresh request (or request iterator)
         per attempt so client streams can be retried."""
         method = getattr(self.stub, rpc)
+        attempt_timeout = timeout
         for failed in self._attempts(rpc, RETRYABLE if idempotent else RETRYABLE_NOT_IDEMPOTENT):
             try:
-                return method(make_request(), timeout=timeout, metadata=self.metadata)
+                return method(make_request(), timeout=attempt_timeout, metadata=self.metadata)
             except grpc.RpcError as exc:
                 failed(exc)
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    # The work may just take longer than the deadline sized for it (a slower machine
+                    # than the sizing assumed): the same deadline would fail every retry the same way.
+                    attempt_timeout = min(2 * attempt_timeout, timeout + self.config.retry_budget_s)
         raise AssertionError("unreachable")
 
     def _unary(self, rpc: str, request: Any, timeout: float | None = None, *, idempotent: bool = True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import signal
 import threading
 import time
@@ -19,7 +20,7 @@ from safetensors.torch import load as load_safetensors
 from rlhf.clients.base import ServiceError
 from tests.helpers import metric
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes
-from rlhf.config import ServiceConfig
+from rlhf.config import ClientConfig, ServiceConfig
 from rlhf.models import load_policy, tokenizer_fingerprint, weights_revision
 from rlhf.models.weights import tied_groups
 from rlhf.proto.packing import pack_tokens
@@ -353,6 +354,20 @@ def test_weight_pushes_are_retried_only_when_the_server_was_unreachable():
             with pytest.raises(ServiceError) as caught:
                 call()
             assert (caught.value.code, calls) == (code, [rpc] * attempts)
+
+
+def test_a_deadline_too_short_for_the_work_grows_until_the_call_fits(server, caplog):
+    """A machine slower than the deadline sizing assumed: an attempt that runs out of its deadline
+    doubles the next one's, so the call returns the samples instead of failing every retry alike."""
+    prompts = [f"Count to {i}." for i in range(8)]
+    with PolicyInferenceClient(server.target, timeout=60) as generous:
+        expected = generous.generate(prompts, n=2, max_new_tokens=16, seed=5)
+    # The server waits 100 ms to fill a batch: a 10 ms deadline surely runs out at first.
+    tight = ClientConfig(attempt_timeout_s=0.01, generate_s_per_token=0.0, retry_budget_s=60.0, backoff_s=0.0)
+    with caplog.at_level(logging.WARNING, logger="rlhf.clients"), PolicyInferenceClient(server.target, tight) as client:
+        got = client.generate(prompts, n=2, max_new_tokens=16, seed=5)
+    assert "DEADLINE_EXCEEDED" in caplog.text
+    assert [c.tolist() for c in got.completion_ids] == [c.tolist() for c in expected.completion_ids]
 
 
 def chunks(header: pb.WeightHeader, data: bytes, size: int = 64 << 10) -> list[pb.WeightChunk]:
