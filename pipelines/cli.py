@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "instead of prompts/heldout, to choose settings without touching the held-out prompts")
     run.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
                      help="run the loop once per seed (every stage's seed) and write runs/<id>-seeds.md: every "
-                          "number of the report with its mean and spread")
+                          "number of the report with its mean and spread (with the same --run-id, a seed that already "
+                          "finished with the same settings is read, not run again)")
     run.add_argument("--run-id", help="name of the run directory under runs/")
     _add_config_args(run)
     run.set_defaults(run=_run)

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 
 from pipelines.local import run_local
-from rlhf.config import Config
+from rlhf.config import Config, to_dict
+
+# Written into a seed's run directory once its loop has finished: the settings it ran with.
+SEED_SETTINGS = "seed_settings.json"
 
 POLICY_NUMBERS = ("win_rate", "ties", "constraint_satisfaction", "all_constraints_met", "reward_mean", "kl_to_sft",
                   "perplexity")
@@ -45,9 +48,23 @@ def seeds_table(runs: dict[int, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def finished_metrics(run_dir: Path, settings: dict) -> dict | None:
+    """The metrics of a seed's run that finished with exactly these settings, else None."""
+    try:
+        if json.loads((run_dir / SEED_SETTINGS).read_text()) == settings:
+            return json.loads((run_dir / "metrics.json").read_text())
+    except FileNotFoundError:
+        pass
+    return None
+
+
 def run_seeds(config: Config, seeds: list[int], preset: str = "") -> Path:
     """Runs the loop for each seed (every stage's seed set to it) as runs/<id>-seed<N>/, then writes
-    runs/<id>-seeds.md and .json. Returns the table's path."""
+    runs/<id>-seeds.md and .json. Returns the table's path.
+
+    A seed whose run already finished with the same settings (same run id, preset and config) is
+    read, not run again: an interrupted `--seeds` run goes on where it stopped. The code is not
+    part of the settings; a new run id starts afresh."""
     base_id = config.run.run_id or time.strftime("%Y%m%d-%H%M%S")
     runs = {}
     for seed in seeds:
@@ -55,8 +72,15 @@ def run_seeds(config: Config, seeds: list[int], preset: str = "") -> Path:
         seeded.run.run_id = f"{base_id}-seed{seed}"
         for stage in (seeded.sft, seeded.label, seeded.rm, seeded.ppo, seeded.eval):
             stage.seed = seed
+        settings = json.loads(json.dumps({"preset": preset, "config": to_dict(seeded)}))  # as read back
+        run_dir = Path(seeded.run.runs_dir) / seeded.run.run_id
+        runs[seed] = finished_metrics(run_dir, settings)
+        if runs[seed] is not None:
+            print(f"seeds: seed {seed} already finished in {run_dir} with these settings: reading its metrics", flush=True)
+            continue
         run_dir = run_local(seeded, preset)
         runs[seed] = json.loads((run_dir / "metrics.json").read_text())
+        (run_dir / SEED_SETTINGS).write_text(json.dumps(settings, indent=2))
     out = Path(config.run.runs_dir) / f"{base_id}-seeds.md"
     out.write_text(f"# {len(seeds)} seeds of run {base_id}\n\n" + seeds_table(runs))
     out.with_suffix(".json").write_text(json.dumps({seed: report_numbers(m) for seed, m in runs.items()}, indent=2))

@@ -27,14 +27,15 @@ def numbers(node):
 
 
 def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
+    # As `make demo-seeds` runs it, with one seed: the loop, then the seeds table.
     cmd = [sys.executable, "-m", "pipelines.cli", "run", "--base-model", str(tiny_models["policy"]),
-           "--run-id", "e2e", "--set", f"run.runs_dir={tmp_path}"]
+           "--run-id", "e2e", "--seeds", "0", "--set", f"run.runs_dir={tmp_path}"]
     for item in TINY:
         cmd += ["--set", item]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
-    run_dir = tmp_path / "e2e"
+    run_dir = tmp_path / "e2e-seed0"
     report = (run_dir / "report.md").read_text()
     for name in ("SFT", "PPO", "PPO-ptx"):
         assert f"| {name} |" in report
@@ -44,7 +45,7 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert values and all(math.isfinite(v) for v in values), metrics
     assert metrics["policies"]["SFT"]["win_rate"] == 0.5
     # The header names what makes the run: base model, data, seeds, config hash, sampling temperature.
-    assert f"base model `{tiny_models['policy']}`" in report and "seeds: sft 0, label 0, rm 0, ppo 0, eval 1234" in report
+    assert f"base model `{tiny_models['policy']}`" in report and "seeds: sft 0, label 0, rm 0, ppo 0, eval 0" in report
     assert "sampled at temperature 0.7" in report and "KL estimated on a second sample at temperature 1" in report
     # The demo's prompts have constraints: the labeler judged, and each constraint type is reported.
     assert metrics["run"]["judge"] == "simulated labeler" and "Constraint satisfaction by type" in report
@@ -59,3 +60,11 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert [r["step"] for r in rows] == [1, 2] and all("win_rate" in r for r in rows)
     timings = json.loads((run_dir / "timings.json").read_text())
     assert set(timings) == {"sft", "label", "rm", "ppo", "ppo_ptx", "eval"}
+
+    # The seeds table holds the report's numbers; run again, the finished seed is read, not rerun.
+    table = (tmp_path / "e2e-seeds.md").read_text()
+    assert f"| PPO win_rate | {metrics['policies']['PPO']['win_rate']:.4g} |" in table
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
+    assert "sft: wrote" in result.stdout and "seed 0 already finished" in again.stdout and "sft:" not in again.stdout
+    assert (tmp_path / "e2e-seeds.md").read_text() == table

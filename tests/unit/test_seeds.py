@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 
-from pipelines.seeds import report_numbers, seeds_table
+from pipelines.seeds import SEED_SETTINGS, finished_metrics, report_numbers, seeds_table
 
 
 def metrics(win: float, sat: float | None, accuracy: float) -> dict:
@@ -24,3 +25,14 @@ def test_every_number_gets_its_mean_and_sample_spread():
     sat = rows["PPO satisfaction lowercase"].split(" | ")
     assert sat[3] == "" and sat[4] == "0.55"
     assert rows["RM heldout_accuracy"].split(" | ")[4] == "0.75"
+
+
+def test_a_seed_finished_with_the_same_settings_is_read_not_rerun(tmp_path):
+    settings = {"preset": "", "config": {"ppo": {"steps": 12, "seed": 1}}}
+    assert finished_metrics(tmp_path, settings) is None  # nothing there
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics(0.6, 0.5, 0.7)))
+    assert finished_metrics(tmp_path, settings) is None  # metrics of a run that did not finish as a seed
+    (tmp_path / SEED_SETTINGS).write_text(json.dumps(settings))
+    assert finished_metrics(tmp_path, settings) == metrics(0.6, 0.5, 0.7)
+    assert finished_metrics(tmp_path, {"preset": "", "config": {"ppo": {"steps": 13, "seed": 1}}}) is None
+    assert finished_metrics(tmp_path, {"preset": "tiny", "config": settings["config"]}) is None
