@@ -1,13 +1,14 @@
 """`rlhf eval`: the InstructGPT-style comparison of SFT, PPO and PPO-ptx.
 
-Per policy, on held-out prompts, one completion each at eval.temperature: win rate against SFT (95%
-Wilson interval, ties counted as half) as judged by the simulated labeler where a prompt has
-constraints and by the reward model where it has none, constraint satisfaction (prompts with
-constraints), mean RM score; KL to SFT on temperature-1 samples; plus the RM's held-out accuracy
-and the alignment tax (perplexity on held-out general text). Writes report.md (headed by the run's
-identity: run, base model, data, seeds, config hash, judge), metrics.json and plots. With
-`eval.human: label-studio`, people judge too: blind pairs (policy vs SFT, sides at random) go to
-Label Studio, and their answers become a human win rate next to the automatic one.
+Per policy, on held-out prompts, eval.samples_per_prompt completions each at eval.temperature: win
+rate against SFT (95% Wilson interval over prompts, ties counted as half) as judged by the simulated
+labeler where a prompt has constraints and by the reward model where it has none, constraint
+satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples; plus
+the RM's held-out accuracy and the alignment tax (perplexity on held-out general text). Writes
+report.md (headed by the run's identity: run, base model, data, seeds, config hash, judge),
+metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
+SFT, sides at random, one pair per prompt) go to Label Studio, and their answers become a human win
+rate next to the automatic one.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def wilson_interval(wins: float, n: int, z: float = 1.96) -> tuple[float, float]
     center = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return (center - half, center + half)
+
+
+def win_summary(outcomes: list[float], samples_per_prompt: int) -> dict:
+    """Win rate, its 95% Wilson interval and the ties, from `outcomes` (1 a win, 0.5 a tie, 0 a loss)
+    of `samples_per_prompt` pairs per prompt, prompt-major. A prompt counts once, with its share of
+    wins: its samples share the prompt, so the interval is over prompts, not pairs. Such a share in
+    [0, 1] with mean p has at most the Bernoulli variance p(1 - p), so the interval is conservative."""
+    per_prompt = np.asarray(outcomes, dtype=np.float64).reshape(-1, samples_per_prompt).mean(axis=1)
+    wins, prompts = float(per_prompt.sum()), len(per_prompt)
+    low, high = wilson_interval(wins, prompts)
+    return {"win_rate": wins / prompts if prompts else float("nan"), "win_rate_low": low, "win_rate_high": high,
+            "ties": sum(o == 0.5 for o in outcomes)}
 
 
 def perplexity(model, tokenizer, texts: list[str], max_length: int = 256, batch: int = 8) -> float:
@@ -85,8 +98,12 @@ def evaluate(config: Config) -> dict:
         prompts = store.read_records(cfg.prompts)[:cfg.max_prompts]
         general = [r["text"] for r in store.read_records(cfg.general_heldout)[:cfg.max_general]]
     prompt_ids = instruction_ids(tokenizer, [r["prompt"] for r in prompts])
+    n = cfg.samples_per_prompt
+    # One entry per sample, prompt-major like a Generation's completions.
+    judged = [r for r in prompts for _ in range(n)]
+    judged_ids = [ids for ids in prompt_ids for _ in range(n)]
 
-    constrained = [i for i, r in enumerate(prompts) if SimulatedLabeler.can_judge(r)]
+    constrained = [i for i, r in enumerate(judged) if SimulatedLabeler.can_judge(r)]
     results: dict[str, dict] = {}
     samples: dict[str, list[str]] = {}
     rewards: dict[str, list[float]] = {}
@@ -98,17 +115,18 @@ def evaluate(config: Config) -> dict:
             policy_client.update_weights(model.state_dict())
             gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
-                                                seed=cfg.seed)
+                                                n=n, seed=cfg.seed)
             texts = gen.texts
-            scores = reward_client.score([r["prompt"] for r in prompts], texts)
+            scores = reward_client.score([r["prompt"] for r in judged], texts)
             if cfg.temperature != 1.0:
                 gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
-                                                    max_new_tokens=cfg.max_new_tokens, temperature=1.0, seed=cfg.seed)
-            kl = sampled_kl(reference_client, prompt_ids, gen)
-            sat = [satisfaction(prompts[i]["constraints"], texts[i]) for i in constrained]
+                                                    max_new_tokens=cfg.max_new_tokens, temperature=1.0, n=n,
+                                                    seed=cfg.seed)
+            kl = sampled_kl(reference_client, judged_ids, gen)
+            sat = [satisfaction(judged[i]["constraints"], texts[i]) for i in constrained]
             met_by_type: dict[str, list[bool]] = {}
             for i in constrained:
-                for constraint in prompts[i]["constraints"]:
+                for constraint in judged[i]["constraints"]:
                     met_by_type.setdefault(constraint["type"], []).append(check(constraint, texts[i]))
             samples[name], rewards[name] = texts, scores
             results[name] = {
@@ -123,22 +141,21 @@ def evaluate(config: Config) -> dict:
 
     judges: list[str] = []
     for name, texts in samples.items():
-        outcomes, judges = judge(prompts, texts, samples["SFT"], (rewards[name], rewards["SFT"]))
-        # SFT against itself: 50% by definition (its samples equal, every prompt a tie).
-        wins = sum(outcomes)
-        low, high = wilson_interval(wins, len(prompts))
-        results[name].update(win_rate=wins / len(prompts), win_rate_low=low, win_rate_high=high,
-                             ties=sum(o == 0.5 for o in outcomes))
+        outcomes, judges = judge(judged, texts, samples["SFT"], (rewards[name], rewards["SFT"]))
+        # SFT against itself: 50% by definition (its samples equal, every pair a tie).
+        results[name].update(win_summary(outcomes, n))
 
     if human:
-        for name, counts in human_eval(config, human, [r["prompt"] for r in prompts], samples).items():
+        first_samples = {name: texts[::n] for name, texts in samples.items()}  # people judge one pair per prompt
+        for name, counts in human_eval(config, human, [r["prompt"] for r in prompts], first_samples).items():
             results[name].update(counts)
 
     rm_summary = read_rm_summary(cfg.rm_summary)
-    report = {"run": run_identity(config, describe_judges(judges)),
+    report = {"run": run_identity(config, describe_judges(judges[::n])),  # who judged each prompt
               "policies": results, "rm_heldout_accuracy": rm_summary.get("heldout_accuracy"),
-              "heldout_prompts": len(prompts), "constrained_prompts": len(constrained), "general_texts": len(general),
-              "examples": [{"prompt": prompts[i]["prompt"], **{n: samples[n][i] for n in samples}}
+              "heldout_prompts": len(prompts), "constrained_prompts": len(constrained) // n,
+              "general_texts": len(general),
+              "examples": [{"prompt": prompts[i]["prompt"], **{name: samples[name][i * n] for name in samples}}
                            for i in range(min(3, len(prompts)))]}
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -179,6 +196,7 @@ def run_identity(config: Config, judged_by: str) -> dict:
     """What the report's header names: the run, base model, data, each stage's seed, config hash and judge."""
     return {"run_id": config.run.run_id or Path(config.eval.report_dir).name, "base_model": config.sft.base_model,
             "data": dict(config.run.data), "prompts": config.eval.prompts, "temperature": config.eval.temperature,
+            "samples_per_prompt": config.eval.samples_per_prompt,
             "seeds": {stage: getattr(config, stage).seed for stage in ("sft", "label", "rm", "ppo", "eval")},
             "config_hash": config_hash(config), "judge": judged_by}
 
@@ -237,15 +255,19 @@ def _percent(value: float | None) -> str:
 
 def render_report(report: dict, plots: list[str]) -> str:
     acc, run = report["rm_heldout_accuracy"], report["run"]
+    samples = run["samples_per_prompt"]
+    sampled = "one completion per policy" if samples == 1 else \
+        f"{samples} completions per prompt and policy (sample j against SFT's sample j; a prompt counts once, " \
+        "with its share of wins; ties counts pairs)"
     data = ", ".join(f"{name} = {source}" for name, source in run["data"].items())
     seeds = ", ".join(f"{stage} {seed}" for stage, seed in run["seeds"].items())
     lines = [
         "# rlhf-stack evaluation", "",
         f"Run `{run['run_id']}`: base model `{run['base_model']}`, config `{run['config_hash']}` (sha256 of the "
         f"stages' config), data: {data}; seeds: {seeds}.", "",
-        f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`), one completion per policy sampled at "
-        f"temperature {run['temperature']:g}; win rate judged by the {run['judge']} "
-        f"against the SFT policy's completion for the same prompt, ties counted as half (95% Wilson interval); "
+        f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`), {sampled}, sampled at temperature "
+        f"{run['temperature']:g}; win rate judged by the {run['judge']} against the SFT policy's completion for the "
+        f"same prompt, ties counted as half (95% Wilson interval over the prompts); "
         + (f"constraint satisfaction over the {report['constrained_prompts']} prompts with constraints; "
            if report["constrained_prompts"] else "no prompt has constraints to check; ")
         + ("KL estimated on the same samples; " if run["temperature"] == 1.0 else

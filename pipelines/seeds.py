@@ -82,7 +82,7 @@ def run_seeds(config: Config, seeds: list[int], preset: str = "") -> Path:
         runs[seed] = json.loads((run_dir / "metrics.json").read_text())
         (run_dir / SEED_SETTINGS).write_text(json.dumps(settings, indent=2))
     out = Path(config.run.runs_dir) / f"{base_id}-seeds.md"
-    out.write_text(f"# {len(seeds)} seeds of run {base_id}\n\n" + seeds_table(runs))
+    out.write_text(f"# {len(seeds)} seed{'s' if len(seeds) != 1 else ''} of run {base_id}\n\n" + seeds_table(runs))
     out.with_suffix(".json").write_text(json.dumps({seed: report_numbers(m) for seed, m in runs.items()}, indent=2))
     print(f"seeds: wrote {out}", flush=True)
     return out

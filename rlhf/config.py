@@ -515,6 +515,11 @@ class EvalConfig:
     closer to its most likely answer, so one sample per prompt compares the policies, not their
     luck of the draw. The KL to SFT is always estimated on temperature-1 samples (a second set
     when this is not 1.0)."""
+    samples_per_prompt: PositiveInt = 1
+    """Completions sampled per prompt and policy. Every number of the report averages over them:
+    sample j of a policy is judged against sample j of SFT and a prompt's wins are averaged, so its
+    win rate and interval stay over prompts (the unit of independent evidence) while a prompt's
+    verdict depends less on one draw. The eval's generation and scoring grow in proportion."""
     seed: NonNegativeInt = 1234
     """Seeds sampling."""
     report_dir: str = "runs/latest"

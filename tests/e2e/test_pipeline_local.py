@@ -15,7 +15,7 @@ def test_pipeline_runs_locally_and_emits_finite_metrics(tiny_models, tmp_path):
     cmd = [sys.executable, "-m", "pipelines.cli", "pipeline", "run-local", "--run-id", "e2e",
            "--set", f"run.runs_dir={tmp_path}", "--param", f"base_model={tiny_models['policy']}",
            "--param", "k=3", "--param", "ppo_steps=2", "--param", "beta=0.07", "--param", "ptx_coef=0.3",
-           "--param", "gpus_per_worker=0"]
+           "--param", "gpus_per_worker=0", "--set", "eval.samples_per_prompt=2"]
     for item in TINY:
         if not item.startswith(("label.k=", "ppo.steps=")):  # pipeline parameters set these
             cmd += ["--set", item]
@@ -41,6 +41,7 @@ def test_pipeline_runs_locally_and_emits_finite_metrics(tiny_models, tmp_path):
     # The markdown report kfp shows in the UI is the evaluation's report.
     markdown = next((run_dir / "kfp").glob("rlhf-alignment-*/evaluate/report")).read_text()
     assert markdown == (runs[0] / "report" / "report.md").read_text() and "| PPO |" in markdown
+    assert "2 completions per prompt and policy" in markdown
     # PPO ran with the pipeline's parameters, checkpointing under the run's own name.
     rows = [json.loads(line) for line in (runs[0] / "models/ppo/training_metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2] and {r["kl_coef"] for r in rows} == {0.07}

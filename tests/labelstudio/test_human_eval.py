@@ -77,6 +77,6 @@ def test_the_report_shows_the_human_win_rate_next_to_the_automatic_one():
     report = {"rm_heldout_accuracy": None, "heldout_prompts": 5, "constrained_prompts": 0, "general_texts": 0,
               "examples": [], "policies": {"PPO": ppo},
               "run": {"run_id": "r", "base_model": "m", "config_hash": "h", "data": {}, "prompts": "p", "temperature": 0.7,
-                      "seeds": {"sft": 0}, "judge": "j"}}
+                      "samples_per_prompt": 1, "seeds": {"sft": 0}, "judge": "j"}}
     text = render_report(report, [])
     assert "| PPO | 70.0% [" in text and "| 5 | 60.0% |" in text
