@@ -27,7 +27,7 @@ from rlhf.algos.reward import ranking_loss, ranking_pairs, reward_bias_shift
 from rlhf.config import Config
 from rlhf.data.records import split_demonstration
 from rlhf.device import autocast, close_distributed, device, init_distributed
-from rlhf.models import load_reward_model, load_tokenizer
+from rlhf.models import decoder_layers, freeze_lower_layers, load_reward_model, load_tokenizer
 from rlhf.models.scoring import reward_inputs, sequence_scores, tokenize_texts
 from rlhf.storage import write_uri
 
@@ -94,10 +94,12 @@ def train_rm(config: Config) -> Path:
     init = resolve_model(cfg.init_model)
     tokenizer = load_tokenizer(init)
     model = load_reward_model(init).train()
+    frozen = freeze_lower_layers(model, cfg.frozen_fraction)
     scorer = SequenceScores(model, here)
     module = parallel.wrap(scorer, model, cfg.parallel, device=here, world=world, bf16=cfg.bf16_autocast)
     local, total = parallel.held_parameters(model)
-    print(f"rm: rank {rank} of {world} ({cfg.parallel.strategy}) holds {local} of {total} parameters", flush=True)
+    print(f"rm: rank {rank} of {world} ({cfg.parallel.strategy}) holds {local} of {total} parameters; "
+          f"the lowest {frozen} of {len(decoder_layers(model))} decoder layers frozen", flush=True)
     with data_store(config) as store:
         groups, heldout, demo_groups = (
             comparison_groups(tokenizer, store.read_records(record_set), record_set, cfg.max_length,
@@ -106,7 +108,8 @@ def train_rm(config: Config) -> Path:
     if not groups:
         raise ValueError(f"rm.comparisons: record set {cfg.comparisons!r} is empty")
     batches = epoch_batches(len(groups), cfg.prompts_per_batch, cfg.epochs, cfg.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
+                                  weight_decay=0.0)
     output = Path(cfg.output_dir)
     log = MetricsLog(metrics_path(output), "rm")
 

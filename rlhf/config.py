@@ -310,6 +310,12 @@ class RMConfig:
     its validation pairs one epoch over 128 prompts ordered 65.9% of pairs, two 63.2%, in half the time."""
     prompts_per_batch: PositiveInt = 4
     """Prompts per optimizer step; all K completions of each prompt share the batch."""
+    frozen_fraction: Probability = 0.5
+    """Share of the decoder layers, from the input side and rounded down, kept at init_model's weights
+    together with the token embeddings; the layers above and the scalar head train. 0 trains the
+    whole model, as the paper does. Half is the demo's choice: with 15 of SmolLM2's 30 layers frozen,
+    two runs' reward models ordered 75.0 and 71.8% of their validation pairs (the whole model 71.0
+    and 70.8%; 24 frozen 67.4%) in a third less time per step."""
     learning_rate: PositiveFloat = 3e-5
     """AdamW learning rate."""
     max_length: PositiveInt = 256

@@ -26,12 +26,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from rlhf.atomic import write_dir
 from rlhf.config import ParallelConfig
 from rlhf.models import lora
-
-def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The transformer blocks: the modules Hugging Face never splits across devices (`_no_split_modules`,
-    e.g. LlamaDecoderLayer), each one FSDP unit."""
-    names = set(getattr(model, "_no_split_modules", None) or [])
-    return [m for m in model.modules() if type(m).__name__ in names]
+from rlhf.models.loading import decoder_layers
 
 
 def wrap(module: torch.nn.Module, model: torch.nn.Module, options: ParallelConfig, *, device: torch.device,
@@ -40,7 +35,7 @@ def wrap(module: torch.nn.Module, model: torch.nn.Module, options: ParallelConfi
 
     `module` is what the stage calls (the model itself, or a small nn.Module around it whose forward
     runs it): DDP wraps it, FSDP2 makes it the root, so every call goes through the root's hooks.
-    FSDP2 shards each decoder layer, then the root (embeddings, final norm, heads: tied weights stay
+    FSDP2 shards each decoder layer (one FSDP unit each), then the root (embeddings, final norm, heads: tied weights stay
     in one unit); on CUDA with `bf16` it all-gathers bf16 parameters and reduces gradients in fp32
     while the sharded master weights and AdamW state stay fp32. `options.cpu_offload` keeps the shards,
     their gradients and the optimizer state in host memory (FSDP2 moves each layer to the GPU for

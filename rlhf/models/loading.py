@@ -14,6 +14,26 @@ from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassificati
 from rlhf.atomic import write_dir
 
 
+def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
+    """The transformer blocks, input side first: the modules Hugging Face never splits across devices
+    (`_no_split_modules`, e.g. LlamaDecoderLayer)."""
+    names = set(getattr(model, "_no_split_modules", None) or [])
+    return [m for m in model.modules() if type(m).__name__ in names]
+
+
+def freeze_lower_layers(model: PreTrainedModel, fraction: float) -> int:
+    """Freezes the token embeddings and the lowest `fraction` of the decoder layers (rounded down),
+    so only the layers above and the heads train; returns how many layers it froze. The backward pass
+    then stops at the first trainable layer: the frozen ones cost a forward only."""
+    layers = decoder_layers(model)
+    frozen = int(fraction * len(layers))
+    if frozen:
+        model.get_input_embeddings().requires_grad_(False)
+        for layer in layers[:frozen]:
+            layer.requires_grad_(False)
+    return frozen
+
+
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """Loads a tokenizer for batched generation: left padding, a pad token always set."""
     tokenizer = AutoTokenizer.from_pretrained(str(path))

@@ -28,6 +28,7 @@ def rm_config(stack, tiny_models, out, **overrides):
         str(tiny_models["reward"]), str(out), "comparisons/dist", "comparisons/dist")
     # 8 prompts (K = 3), 4 a step: 2 steps; the demonstrations set the reward offset at the end.
     cfg.prompts_per_batch, cfg.epochs, cfg.learning_rate, cfg.bf16_autocast = 4, 1.0, 1e-3, False
+    cfg.frozen_fraction = 0.5
     for key, value in overrides.items():
         setattr(cfg, key, value)
     return config
@@ -65,3 +66,10 @@ def test_fsdp_on_two_ranks_follows_the_single_process_run(stack, tiny_models, tm
     # AdamW moves an element by about lr * m / sqrt(v) whatever its gradient's scale, so where a
     # gradient is ~0 the rounding noise is amplified up to ~1e-5; a wrong gradient moves it by ~lr (1e-3).
     assert all(torch.allclose(a[k], b[k], atol=1e-4, rtol=0) for k in a)
+    # rm.frozen_fraction 0.5 of the 2 layers: the embeddings and layer 0 keep the SFT weights under
+    # every strategy, layer 1 and the head train.
+    init = load_file(str(tiny_models["reward"] / "model.safetensors"))
+    for weights in (a, b, load_file(str(tmp_path / "ddp" / "model.safetensors"))):
+        frozen = [k for k in weights if k.startswith(("model.embed_tokens.", "model.layers.0."))]
+        assert frozen and all(torch.equal(weights[k], init[k]) for k in frozen)
+        assert not torch.equal(weights["model.layers.1.mlp.up_proj.weight"], init["model.layers.1.mlp.up_proj.weight"])
