@@ -35,7 +35,7 @@ def wrap(module: torch.nn.Module, model: torch.nn.Module, options: ParallelConfi
 
     `module` is what the stage calls (the model itself, or a small nn.Module around it whose forward
     runs it): DDP wraps it, FSDP2 makes it the root, so every call goes through the root's hooks.
-    FSDP2 shards each decoder layer (one FSDP unit each), then the root (embeddings, final norm, heads: tied weights stay
+    FSDP2 shards each decoder layer, then the root (embeddings, final norm, heads: tied weights stay
     in one unit); on CUDA with `bf16` it all-gathers bf16 parameters and reduces gradients in fp32
     while the sharded master weights and AdamW state stay fp32. `options.cpu_offload` keeps the shards,
     their gradients and the optimizer state in host memory (FSDP2 moves each layer to the GPU for

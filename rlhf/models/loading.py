@@ -26,6 +26,9 @@ def freeze_lower_layers(model: PreTrainedModel, fraction: float) -> int:
     so only the layers above and the heads train; returns how many layers it froze. The backward pass
     then stops at the first trainable layer: the frozen ones cost a forward only."""
     layers = decoder_layers(model)
+    if fraction and not layers:
+        raise ValueError(f"{type(model).__name__} names no decoder layers (`_no_split_modules`) to freeze; "
+                         "set rm.frozen_fraction: 0 to train the whole model")
     frozen = int(fraction * len(layers))
     if frozen:
         model.get_input_embeddings().requires_grad_(False)
