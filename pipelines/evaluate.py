@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -117,12 +118,16 @@ def evaluate(config: Config) -> dict:
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 n=n, seed=cfg.seed)
             texts = gen.texts
-            scores = reward_client.score([r["prompt"] for r in judged], texts)
             if cfg.temperature != 1.0:
                 gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                     max_new_tokens=cfg.max_new_tokens, temperature=1.0, n=n,
                                                     seed=cfg.seed)
-            kl = sampled_kl(reference_client, judged_ids, gen)
+            # Score and LogProbs at the same time, as PPO calls them: on one machine each service
+            # computes on one thread, so one after the other would leave a core idle.
+            with ThreadPoolExecutor(2) as pool:
+                scores = pool.submit(reward_client.score, [r["prompt"] for r in judged], texts)
+                kl = pool.submit(sampled_kl, reference_client, judged_ids, gen)
+                scores, kl = scores.result(), kl.result()
             sat = [satisfaction(judged[i]["constraints"], texts[i]) for i in constrained]
             met_by_type: dict[str, list[bool]] = {}
             for i in constrained:
