@@ -383,8 +383,9 @@ class PPOConfig:
     """gamma: weight of the pretraining LM loss (PPO-ptx when > 0)."""
     ptx_batch_size: PositiveInt = 1
     """Pretraining texts per PPO minibatch when ptx_coef > 0. The demo's 1 keeps PPO-ptx's perplexity
-    below SFT's as 2 and 4 did (validation: 32.65 with 1, 32.33 with 2; SFT 35.52) in a fifth less
-    time (PPO-ptx stage 407 s against 505 s; a text widens every row of its minibatch's forward)."""
+    below SFT's as 2 and 4 did (validation: 32.65 with 1, 32.33 with 2; SFT 35.52) in less time: the
+    PPO-ptx stage took 407 s against 479 s with 2, retrained side by side (a text widens every row
+    of its minibatch's forward to its length)."""
     gamma: Probability = 1.0
     """Discount of the per-token rewards."""
     lam: Probability = 0.95
