@@ -5,6 +5,8 @@
    (max_batch_size 1) (target >= 3).
 3. The label stage's batch, K completions of each prompt: the prompt prefilled once and shared by
    its K rows vs K prompts of the same length prefilled apart.
+4. The services' numeric path: a PPO step's Generate, Score and LogProbs through services with
+   bf16 autocast (the default where the CPU computes bf16 natively) vs `--no-bf16-autocast`.
 
     python bench/services.py            # SmolLM2-135M, the demo's model
     python bench/services.py --tiny     # 2-layer random Llama: checks the harness in seconds
@@ -25,7 +27,9 @@ import torch  # noqa: E402
 from bench.common import model_dirs, timed_callers  # noqa: E402
 from pipelines.processes import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
+from rlhf.clients.reference_kl import ReferenceKLClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
+from rlhf.device import autocast, bf16_is_fast  # noqa: E402
 from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer  # noqa: E402
 from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
 from rlhf.models.scoring import reward_inputs, score_texts  # noqa: E402
@@ -49,8 +53,9 @@ def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple
             client.generate(prompt_ids=prompt_ids[:1], max_new_tokens=2)  # warm-up
             for _ in range(repeats):  # interleaved, so drift in machine load hits both sides
                 start = time.perf_counter()
-                local = generate_batch(model, items, eos_token_id=tokenizer.eos_token_id,
-                                       pad_token_id=tokenizer.pad_token_id)
+                with autocast(True):  # the service's numeric path (bf16_autocast defaults to true)
+                    local = generate_batch(model, items, eos_token_id=tokenizer.eos_token_id,
+                                           pad_token_id=tokenizer.pad_token_id)
                 local_rates.append(sum(len(c.token_ids) for c in local) / (time.perf_counter() - start))
                 start = time.perf_counter()
                 remote = client.generate(prompt_ids=prompt_ids, max_new_tokens=max_new_tokens, temperature=1.0,
@@ -116,6 +121,43 @@ def bench_score(rm_dir: Path, callers: int, per_caller: int, batching: bool, wai
     return callers * per_caller / elapsed
 
 
+def bench_numeric_path(policy_dir: Path, rm_dir: Path, prompts: int, max_new_tokens: int,
+                       repeats: int) -> dict[str, tuple[float, float]]:
+    """{call: (fp32 s, bf16 s)}, medians, of a PPO step's three calls: Generate (`prompts` prompts,
+    at most `max_new_tokens` each), then Score and LogProbs of those completions (each path its own
+    samples), reward-scoring and reference-kl on one torch thread as the embedded runner starts
+    them. fp32 and bf16 services run side by side, called in turn."""
+    tokenizer = load_tokenizer(policy_dir)
+    texts = [PROMPTS[i % len(PROMPTS)] for i in range(prompts)]
+    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in texts]
+    services = {(name, path): Service(name, "--model", str(model), *flags, *threads)
+                for name, model, threads in (("policy-inference", policy_dir, ()),
+                                             ("reward-scoring", rm_dir, ("--torch-threads", "1")),
+                                             ("reference-kl", policy_dir, ("--torch-threads", "1")))
+                for path, flags in (("fp32", ["--no-bf16-autocast"]), ("bf16", []))}
+    times: dict[str, dict[str, list[float]]] = {call: {"fp32": [], "bf16": []} for call in ("Generate", "Score", "LogProbs")}
+    try:
+        for _ in range(repeats):
+            for path in ("fp32", "bf16"):
+                with PolicyInferenceClient(services["policy-inference", path].target, timeout=600) as policy, \
+                        RewardScoringClient(services["reward-scoring", path].target, timeout=600) as reward, \
+                        ReferenceKLClient(services["reference-kl", path].target, timeout=600) as reference:
+                    start = time.perf_counter()
+                    gen = policy.generate(prompt_ids=prompt_ids, max_new_tokens=max_new_tokens, temperature=1.0, seed=7)
+                    times["Generate"][path].append(time.perf_counter() - start)
+                    start = time.perf_counter()
+                    reward.score(texts, gen.texts)
+                    times["Score"][path].append(time.perf_counter() - start)
+                    completions = [c.tolist() for c in gen.completion_ids]
+                    start = time.perf_counter()
+                    reference.logprobs([p + c for p, c in zip(prompt_ids, completions)], [len(p) for p in prompt_ids])
+                    times["LogProbs"][path].append(time.perf_counter() - start)
+    finally:
+        for service in services.values():
+            service.terminate()
+    return {call: (statistics.median(t["fp32"]), statistics.median(t["bf16"])) for call, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny random models instead of SmolLM2-135M")
@@ -143,6 +185,12 @@ def main() -> None:
     print(f"Score (16 concurrent callers x {args.score_requests} single-item requests):")
     print(f"  batching on {on:8.1f} items/s   off {off:8.1f} items/s   ratio {on / off:.2f}  (target >= 3)")
     print(f"  ceiling on this machine: one batch of 16 vs 16 of 1, in-process: {ceiling:.2f}x")
+
+    calls = bench_numeric_path(policy_dir, rm_dir, 16, 40, args.repeats)
+    print(f"A PPO step's calls, 16 prompts x 40 tokens (median of {args.repeats}), services in fp32 vs "
+          f"bf16 autocast ({'native bf16 here' if bf16_is_fast() else 'no native bf16 here: both run fp32'}):")
+    for call, (fp32, bf16) in calls.items():
+        print(f"  {call:9s} fp32 {fp32:6.2f} s   bf16 {bf16:6.2f} s   speed-up {fp32 / bf16:.2f}x")
 
 
 if __name__ == "__main__":

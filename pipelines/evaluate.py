@@ -275,8 +275,9 @@ def render_report(report: dict, plots: list[str]) -> str:
         f"same prompt, ties counted as half (95% Wilson interval over the prompts); "
         + (f"constraint satisfaction over the {report['constrained_prompts']} prompts with constraints; "
            if report["constrained_prompts"] else "no prompt has constraints to check; ")
-        + ("KL estimated on the same samples; " if run["temperature"] == 1.0 else
-           "KL estimated on a second sample at temperature 1 (the policy's own distribution); ")
+        + ("KL estimated on the same samples" if run["temperature"] == 1.0 else
+           "KL estimated on a second sample at temperature 1 (the policy's own distribution)")
+        + " (SFT's own row, 0 in exact arithmetic, shows the estimate's rounding noise); "
         + f"perplexity on {report['general_texts']} held-out general texts "
         f"(the alignment tax).", "",
         "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",

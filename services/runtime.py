@@ -201,9 +201,10 @@ class Batcher:
 
     def __init__(self, service: str, run_batch: Callable[[list], list], *, max_batch_size: int,
                  max_batch_tokens: int | None = None, max_wait_ms: float = 5.0, max_queue: int = 1024,
-                 cost: Callable[[Any], int] = lambda item: 1):
+                 cost: Callable[[Any], int] = lambda item: 1, bf16_autocast: bool = False):
         self.service = service
         self.run_batch = run_batch
+        self.bf16_autocast = bf16_autocast
         self.max_batch_size = max(1, max_batch_size)
         self.max_batch_tokens = max_batch_tokens
         self.max_wait = max_wait_ms / 1000
@@ -218,9 +219,10 @@ class Batcher:
     def from_config(cls, service: str, run_batch: Callable[[list], list], config: Any, *,
                     cost: Callable[[Any], int] = lambda item: 1) -> Batcher:
         """A Batcher with the batching fields of `config` (ServiceConfig, RewardServingConfig):
-        max_batch_size, max_batch_tokens, batch_wait_ms, max_queue."""
+        max_batch_size, max_batch_tokens, batch_wait_ms, max_queue, bf16_autocast."""
         return cls(service, run_batch, max_batch_size=config.max_batch_size, max_batch_tokens=config.max_batch_tokens,
-                   max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue, cost=cost)
+                   max_wait_ms=config.batch_wait_ms, max_queue=config.max_queue, cost=cost,
+                   bf16_autocast=config.bf16_autocast)
 
     def check_room(self, count: int) -> None:
         """Raises Overloaded unless `count` more items fit in the queue now: called before a
@@ -247,6 +249,13 @@ class Batcher:
     def close(self) -> None:
         """Stops the model thread once the batch it runs (if any) is done."""
         self.executor.shutdown(wait=True)
+
+    def _run(self, items: list) -> list:
+        from rlhf.device import autocast  # here, so data-store (no model, no Batcher) never imports torch
+
+        # Autocast state is per thread: entered on the model thread, around each batch.
+        with autocast(self.bf16_autocast):
+            return self.run_batch(items)
 
     async def _take_batch(self) -> list:
         batch = [self._carry or await self._queue.get()]
@@ -281,7 +290,7 @@ class Batcher:
                 continue
             BATCH_SIZE.labels(self.service).observe(len(live))
             try:
-                results = await loop.run_in_executor(self.executor, self.run_batch, [i for i, _ in live])
+                results = await loop.run_in_executor(self.executor, self._run, [i for i, _ in live])
             except Exception as exc:  # every caller of this batch sees the failure
                 for _, fut in live:
                     if not fut.done():

@@ -24,8 +24,8 @@ def float64_logprobs(model, prompt: list[int], completion: list[int]) -> np.ndar
 
 @pytest.fixture(scope="module")
 def clients(start_service, tiny_models):
-    policy_server = start_service("policy-inference", "--model", str(tiny_models["policy"]))
-    reference_server = start_service("reference-kl", "--model", str(tiny_models["policy"]))
+    policy_server = start_service("policy-inference", "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
+    reference_server = start_service("reference-kl", "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
     with PolicyInferenceClient(policy_server.target, timeout=60) as policy_client, \
             ReferenceKLClient(reference_server.target, timeout=60) as reference_client:
         yield policy_client, reference_client

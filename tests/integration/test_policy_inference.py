@@ -36,7 +36,7 @@ PROMPTS = ["Say hi.", "List three fruits, all lowercase."]
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models):
     # A generous batch wait so the concurrent test's callers surely meet in one batch.
-    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--batch-wait-ms", "100",
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["policy"]), "--batch-wait-ms", "100",
                          "--max-batch-tokens", str(MAX_BATCH_TOKENS))
     yield proc
     proc.terminate()
@@ -51,7 +51,7 @@ def client(server):
 @pytest.fixture(scope="module")
 def weights_server(start_service, tiny_models):
     """A server of its own for the tests that push weights, so the others keep the original ones."""
-    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
     yield proc
     proc.terminate()
 

@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 @pytest.fixture(scope="module")
 def stack(start_service, tiny_models, tmp_path_factory):
-    return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"))
+    return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"), "--no-bf16-autocast")
 
 
 def weights(path) -> dict[str, torch.Tensor]:
@@ -118,3 +118,14 @@ def test_first_step_policy_matches_reference_and_generator(stack, tiny_models, t
     (row,) = [json.loads(line) for line in (tmp_path / "exact_metrics.jsonl").read_text().splitlines()]
     assert abs(row["kl"]) < 1e-4, row
     assert row["logprob_drift"] < 1e-4, row
+
+
+def test_first_step_kl_is_zero_on_the_default_numeric_path(start_service, tiny_models, tmp_path):
+    # The trainer and reference-kl both compute under bf16 autocast where the CPU has native bf16
+    # (both in fp32 where not), so the KL penalty starts at 0 instead of at their rounding gap.
+    stack = start_stack(start_service, tiny_models, tmp_path / "store")
+    config = tiny_ppo(stack, tiny_models, tmp_path / "default", steps=1, run_name="default")
+    assert config.ppo.bf16_autocast
+    train_ppo(config)
+    (row,) = [json.loads(line) for line in (tmp_path / "default_metrics.jsonl").read_text().splitlines()]
+    assert abs(row["kl"]) < 1e-4, row

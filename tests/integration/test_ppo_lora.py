@@ -23,7 +23,7 @@ LORA = LoraConfig(rank=4, alpha=8.0)
 
 @pytest.fixture(scope="module")
 def stack(start_service, tiny_models, tmp_path_factory):
-    return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"))
+    return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"), "--no-bf16-autocast")
 
 
 def lora_ppo(stack, tiny_models, out, **overrides):

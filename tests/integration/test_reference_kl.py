@@ -1,6 +1,7 @@
 """The reference-KL service through real gRPC: log-probs equal the in-process reference policy's,
 KL = policy - reference per token with correct sums and mean, bad requests get INVALID_ARGUMENT
-naming the field."""
+naming the field. The module's server computes in fp32 (--no-bf16-autocast) so log-probs compare
+exactly; one test checks the default, bf16 autocast where the CPU computes bf16 natively."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from rlhf.clients.reference_kl import ReferenceKLClient
+from rlhf.device import autocast, bf16_is_fast
 from rlhf.models import format_prompt, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import completion_logprobs, tokenize_texts
 from rlhf.proto.packing import pack_floats, pack_tokens
@@ -21,7 +23,7 @@ VOCAB = 49152
 
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models):
-    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
     yield proc
     proc.terminate()
 
@@ -50,6 +52,22 @@ def test_logprobs_equal_in_process_reference(client, policy, batch):
     for got, want in zip(result.logprobs, expected):
         np.testing.assert_allclose(got, want, atol=1e-5)
     assert result.kl is None and result.sequence_kl is None and result.mean_kl is None
+
+
+def test_logprobs_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, policy, batch):
+    sequences, prompt_lengths = batch
+    proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))  # the default: bf16_autocast true
+    with ReferenceKLClient(proc.target, timeout=30) as bf16_client:
+        got = np.concatenate(bf16_client.logprobs(sequences, prompt_lengths).logprobs)
+    proc.terminate()
+    fp32 = np.concatenate(completion_logprobs(policy, sequences, prompt_lengths))
+    if not bf16_is_fast():  # emulated bf16 would be slower: the service stays in fp32
+        np.testing.assert_allclose(got, fp32, atol=1e-5)
+        return
+    with autocast(True):
+        bf16 = np.concatenate(completion_logprobs(policy, sequences, prompt_lengths))
+    np.testing.assert_allclose(got, bf16, atol=1e-4)
+    assert np.abs(got - fp32).max() > 5e-4, "the service did not compute in bf16"
 
 
 def test_kl_is_policy_minus_reference(client, batch):

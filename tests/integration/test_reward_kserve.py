@@ -91,7 +91,7 @@ def tokens_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models, tokens_file):
-    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
                          "--batch-wait-ms", "20")
     yield proc
     proc.terminate()
@@ -282,7 +282,7 @@ def test_callers_cannot_unload_the_model(channel, http):
 
 def test_a_burst_over_the_queue_bound_is_refused_fast(start_service, tiny_models, reward_model, tokenizer):
     """max_queue 2 with one pair per forward pass: 24 concurrent 2-pair requests cannot all queue."""
-    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]), "--max-queue", "2", "--max-batch-size", "1",
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--max-queue", "2", "--max-batch-size", "1",
                          "--batch-wait-ms", "0")
     prompts = ["Write a long sentence about the sea.", "Say hi."]
     completions = ["The sea " + "rolls and " * 60 + "rests.", "Hi!"]
@@ -334,7 +334,7 @@ def test_a_burst_over_the_queue_bound_is_refused_fast(start_service, tiny_models
 @pytest.fixture(scope="module")
 def tls_server(start_service, tiny_models, tokens_file, tmp_path_factory):
     cert, key = self_signed(tmp_path_factory.mktemp("tls"))
-    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
                          "--tls-cert-file", str(cert), "--tls-key-file", str(key),
                          "--rate-limit-per-second", "0.5", "--rate-limit-burst", "3")
     yield proc, cert
@@ -401,7 +401,7 @@ def test_new_version_takes_over_under_load_with_no_failed_request(start_service,
     prompts, completions = PROMPTS[:2], COMPLETIONS[:2]
     expected = {v: in_process(model, tokenizer, prompts, completions) for v, model in models.items()}
     assert publish(tiny_models["reward"], store) == "1"
-    proc = start_service(SERVICE, "--store", store, "--repository", "reward", "--reload-interval-s", "0.2",
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--store", store, "--repository", "reward", "--reload-interval-s", "0.2",
                          "--batch-wait-ms", "2")
 
     stop = threading.Event()

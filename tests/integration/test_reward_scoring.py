@@ -1,5 +1,7 @@
 """The reward-scoring service through real gRPC: scores equal the in-process reward model's,
-concurrent callers share batches, bad requests get INVALID_ARGUMENT naming the field."""
+concurrent callers share batches, bad requests get INVALID_ARGUMENT naming the field. The module's
+server computes in fp32 (--no-bf16-autocast) so scores compare exactly; one test checks the default,
+bf16 autocast where the CPU computes bf16 natively."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import pytest
 from rlhf.clients.base import ServiceError
 from tests.helpers import metric
 from rlhf.clients.reward_scoring import RewardScoringClient
+from rlhf.device import autocast, bf16_is_fast
 from rlhf.models import load_tokenizer, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import reward_inputs, score_texts, tokenize_texts
 
@@ -24,7 +27,7 @@ COMPLETIONS = ["Hi!", "- apple\n- pear\n- plum", "The sea " + "rolls and " * 30 
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models):
     # A generous batch wait so the concurrent test's callers surely meet in one batch.
-    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]), "--batch-wait-ms", "100")
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--batch-wait-ms", "100")
     yield proc
     proc.terminate()
 
@@ -52,6 +55,21 @@ def test_score_equals_in_process_reward_model(server, client, reward_model, toke
     texts = [reward_inputs(tokenizer, p, c) for p, c in zip(PROMPTS, COMPLETIONS)]
     sent = sum(len(ids) for ids in tokenize_texts(tokenizer, texts))
     assert metric(server.metrics_url, "rlhf_tokens_total", service=SERVICE, direction="in") == tokens_before + sent
+
+
+def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, reward_model, tokenizer):
+    proc = start_service(SERVICE, "--model", str(tiny_models["reward"]))  # the default: bf16_autocast true
+    with RewardScoringClient(proc.target, timeout=30) as bf16_client:
+        scores = np.array(bf16_client.score(PROMPTS, COMPLETIONS))
+    proc.terminate()
+    fp32 = np.array(in_process(reward_model, tokenizer, PROMPTS, COMPLETIONS))
+    if not bf16_is_fast():  # emulated bf16 would be slower: the service stays in fp32
+        np.testing.assert_allclose(scores, fp32, atol=1e-5)
+        return
+    with autocast(True):
+        bf16 = np.array(in_process(reward_model, tokenizer, PROMPTS, COMPLETIONS))
+    np.testing.assert_allclose(scores, bf16, atol=1e-4)
+    assert np.abs(scores - fp32).max() > 5e-4, "the service did not compute in bf16"
 
 
 def test_concurrent_callers_are_batched(server, client, reward_model, tokenizer):

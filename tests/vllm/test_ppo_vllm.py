@@ -22,7 +22,8 @@ from tests.integration.stack import start_stack, tiny_ppo  # noqa: E402
 def stack(start_service, tiny_models, tmp_path_factory) -> Config:
     return start_stack(start_service, tiny_models, tmp_path_factory.mktemp("store"), service_args={
         "policy_inference": ["--engine", "vllm", "--max-lora-rank", "8"],
-        "reference_kl": ["--torch-threads", "1"], "reward_scoring": ["--torch-threads", "1"]})
+        "reference_kl": ["--torch-threads", "1", "--no-bf16-autocast"],
+        "reward_scoring": ["--torch-threads", "1", "--no-bf16-autocast"]})
 
 
 def test_ppo_samples_from_the_weights_it_pushed_into_vllm(stack, tiny_models, tmp_path):
