@@ -135,7 +135,8 @@ def bench_numeric_path(policy_dir: Path, rm_dir: Path, prompts: int, max_new_tok
                                              ("reward-scoring", rm_dir, ("--torch-threads", "1")),
                                              ("reference-kl", policy_dir, ("--torch-threads", "1")))
                 for path, flags in (("fp32", ["--no-bf16-autocast"]), ("bf16", []))}
-    times: dict[str, dict[str, list[float]]] = {call: {"fp32": [], "bf16": []} for call in ("Generate", "Score", "LogProbs")}
+    times: dict[str, dict[str, list[float]]] = {call: {"fp32": [], "bf16": []}
+                                                for call in ("Generate", "Score", "LogProbs")}
     try:
         for _ in range(repeats):
             for path in ("fp32", "bf16"):

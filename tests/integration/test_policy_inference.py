@@ -35,9 +35,10 @@ PROMPTS = ["Say hi.", "List three fruits, all lowercase."]
 
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models):
-    # A generous batch wait so the concurrent test's callers surely meet in one batch.
-    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["policy"]), "--batch-wait-ms", "100",
-                         "--max-batch-tokens", str(MAX_BATCH_TOKENS))
+    # A generous batch wait so the concurrent test's callers surely meet in one batch; fp32, so
+    # log-probs compare with a direct forward pass to 1e-5.
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["policy"]),
+                         "--batch-wait-ms", "100", "--max-batch-tokens", str(MAX_BATCH_TOKENS))
     yield proc
     proc.terminate()
 

@@ -91,8 +91,10 @@ def tokens_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(start_service, tiny_models, tokens_file):
-    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
-                         "--batch-wait-ms", "20")
+    # fp32 here and below: the tests compare scores with the in-process model's to 1e-5 (the bf16
+    # default is tested with reward-scoring, whose Batcher this service shares).
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]),
+                         "--tokens-file", str(tokens_file), "--batch-wait-ms", "20")
     yield proc
     proc.terminate()
 
@@ -282,8 +284,8 @@ def test_callers_cannot_unload_the_model(channel, http):
 
 def test_a_burst_over_the_queue_bound_is_refused_fast(start_service, tiny_models, reward_model, tokenizer):
     """max_queue 2 with one pair per forward pass: 24 concurrent 2-pair requests cannot all queue."""
-    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--max-queue", "2", "--max-batch-size", "1",
-                         "--batch-wait-ms", "0")
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--max-queue", "2",
+                         "--max-batch-size", "1", "--batch-wait-ms", "0")
     prompts = ["Write a long sentence about the sea.", "Say hi."]
     completions = ["The sea " + "rolls and " * 60 + "rests.", "Hi!"]
     expected = in_process(reward_model, tokenizer, prompts, completions)
@@ -334,8 +336,8 @@ def test_a_burst_over_the_queue_bound_is_refused_fast(start_service, tiny_models
 @pytest.fixture(scope="module")
 def tls_server(start_service, tiny_models, tokens_file, tmp_path_factory):
     cert, key = self_signed(tmp_path_factory.mktemp("tls"))
-    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]), "--tokens-file", str(tokens_file),
-                         "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--model", str(tiny_models["reward"]),
+                         "--tokens-file", str(tokens_file), "--tls-cert-file", str(cert), "--tls-key-file", str(key),
                          "--rate-limit-per-second", "0.5", "--rate-limit-burst", "3")
     yield proc, cert
     proc.terminate()
@@ -401,8 +403,8 @@ def test_new_version_takes_over_under_load_with_no_failed_request(start_service,
     prompts, completions = PROMPTS[:2], COMPLETIONS[:2]
     expected = {v: in_process(model, tokenizer, prompts, completions) for v, model in models.items()}
     assert publish(tiny_models["reward"], store) == "1"
-    proc = start_service(SERVICE, "--no-bf16-autocast", "--store", store, "--repository", "reward", "--reload-interval-s", "0.2",
-                         "--batch-wait-ms", "2")
+    proc = start_service(SERVICE, "--no-bf16-autocast", "--store", store, "--repository", "reward",
+                         "--reload-interval-s", "0.2", "--batch-wait-ms", "2")
 
     stop = threading.Event()
     seen: list[tuple[str, str, list[float]]] = []  # (caller kind, version, scores)
