@@ -89,6 +89,7 @@ class ServiceConfig:
     bf16_autocast: bool = True
     """Model services: run forward passes under bf16 autocast where the device computes bf16
     natively (a GPU; a CPU with AVX512-BF16 or AMX: `rlhf.device.bf16_is_fast`), weights stay fp32.
+    (policy-inference's vLLM engine ignores it: its dtype is RLHF_VLLM_DTYPE, fp32 by default.)
     On a 2-core EPYC with AVX512-BF16 a PPO step's Score and LogProbs run 1.9x and 1.8x faster and
     its Generate 1.24x (`bench/services.py`); rewards move by bf16 rounding (99% of pairs keep their
     order), a 40-token completion's log-prob by about 0.35 nats. The PPO trainer's own log-probs

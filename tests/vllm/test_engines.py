@@ -41,9 +41,10 @@ ADAPTER = LoraConfig(rank=8, alpha=16.0)  # every attention and MLP projection, 
 
 @pytest.fixture(scope="module", params=["hf", "vllm"])
 def server(request, start_service, tiny_models):
+    # "hf" in fp32 (--no-bf16-autocast), as vLLM serves the fp32 model here: log-probs compare to 1e-4.
     proc = start_service(SERVICE, "--model", str(tiny_models["policy"]), "--engine", request.param,
                          "--max-batch-tokens", str(MAX_BATCH_TOKENS), "--grace-seconds", "120",
-                         "--max-lora-rank", str(MAX_LORA_RANK))
+                         "--max-lora-rank", str(MAX_LORA_RANK), "--no-bf16-autocast")
     proc.engine = request.param
     yield proc
     proc.terminate()
