@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import timed_callers  # noqa: E402
 from pipelines.processes import ServiceProcess as Service  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
-from rlhf.models import format_prompt, load_tokenizer  # noqa: E402
+from rlhf.models import load_tokenizer  # noqa: E402
+from rlhf.models.scoring import instruction_ids  # noqa: E402
 
 PROMPTS = ["Describe the sea in under 20 words.", "Give exactly 3 bullet points about bread.",
            "Explain rain to a child, all in lowercase.", "Name two uses of copper.",
@@ -77,7 +78,7 @@ def main() -> None:
 
     model = policy_dir(args.tiny)
     tokenizer = load_tokenizer(model)
-    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in PROMPTS]
+    prompt_ids = instruction_ids(tokenizer, PROMPTS)
     servers, clients = {}, {}
     try:
         for engine in ENGINES:

@@ -30,9 +30,9 @@ from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
 from rlhf.clients.reference_kl import ReferenceKLClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
 from rlhf.device import autocast, bf16_is_fast  # noqa: E402
-from rlhf.models import format_prompt, load_policy, load_reward_model, load_tokenizer  # noqa: E402
+from rlhf.models import load_policy, load_reward_model, load_tokenizer  # noqa: E402
 from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
-from rlhf.models.scoring import reward_inputs, score_texts  # noqa: E402
+from rlhf.models.scoring import instruction_ids, reward_inputs, score_texts  # noqa: E402
 
 PROMPTS = ["Describe the sea in under 20 words.", "Give exactly 3 bullet points about bread.",
            "Explain rain to a child, all in lowercase.", "Name two uses of copper.",
@@ -43,7 +43,7 @@ PROMPTS = ["Describe the sea in under 20 words.", "Give exactly 3 bullet points 
 def bench_generate(policy_dir: Path, max_new_tokens: int, repeats: int) -> tuple[float, float]:
     tokenizer = load_tokenizer(policy_dir)
     model = load_policy(policy_dir)
-    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in PROMPTS]
+    prompt_ids = instruction_ids(tokenizer, PROMPTS)
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0)
     items = [GenerationItem(ids, params, (7, i, 0)) for i, ids in enumerate(prompt_ids)]
     service = Service("policy-inference", "--model", str(policy_dir), "--max-batch-size", str(len(PROMPTS)))
@@ -72,7 +72,7 @@ def bench_shared_prefill(policy_dir: Path, k: int, max_new_tokens: int, repeats:
     lengths, so the same decode work, but k prefills)."""
     tokenizer = load_tokenizer(policy_dir)
     model = load_policy(policy_dir)
-    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in PROMPTS]
+    prompt_ids = instruction_ids(tokenizer, PROMPTS)
     params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0)
     shared = [GenerationItem(ids, params, (7, i, j)) for i, ids in enumerate(prompt_ids) for j in range(k)]
     apart = [GenerationItem([*ids[:-1], (ids[-1] + j) % tokenizer.vocab_size], params, (7, i, j))
@@ -129,7 +129,7 @@ def bench_numeric_path(policy_dir: Path, rm_dir: Path, prompts: int, max_new_tok
     them. fp32 and bf16 services run side by side, called in turn."""
     tokenizer = load_tokenizer(policy_dir)
     texts = [PROMPTS[i % len(PROMPTS)] for i in range(prompts)]
-    prompt_ids = [tokenizer(format_prompt(tokenizer, p), add_special_tokens=False).input_ids for p in texts]
+    prompt_ids = instruction_ids(tokenizer, texts)
     services = {(name, path): Service(name, "--model", str(model), *flags, *threads)
                 for name, model, threads in (("policy-inference", policy_dir, ()),
                                              ("reward-scoring", rm_dir, ("--torch-threads", "1")),
