@@ -37,7 +37,8 @@ from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import load_policy, load_reward_model, load_tokenizer, lora, token_scores, tokenizer_fingerprint
+from rlhf.models import (decoder_layers, freeze_lower_layers, load_policy, load_reward_model, load_tokenizer, lora,
+                         token_scores, tokenizer_fingerprint)
 from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
 
 
@@ -152,6 +153,7 @@ class Trainer:
         if cfg.lora.rank:  # adapters on both; the value head ("score") trains whole
             lora.add_adapters(self.policy, cfg.lora)
             lora.add_adapters(self.value_model, cfg.lora, trainable=["score"])
+        frozen = [freeze_lower_layers(model, cfg.frozen_fraction) for model in (self.policy, self.value_model)]
         self.logprobs = CompletionLogprobs(self.policy, self.device)
         self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
@@ -161,10 +163,10 @@ class Trainer:
         self.value_ddp = parallel.wrap(self.values, self.value_model, cfg.parallel, **options)
         # The base the adapters apply to, as policy-inference hashes it (GetInfo's revision).
         self.base_revision = parallel.revision(self.policy, "base") if cfg.lora.rank else ""
-        for name, model in (("policy", self.policy), ("value model", self.value_model)):
+        for name, model, layers in (("policy", self.policy, frozen[0]), ("value model", self.value_model, frozen[1])):
             local, total = parallel.held_parameters(model)
-            print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} parameters",
-                  flush=True)
+            print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} "
+                  f"parameters; the lowest {layers} of {len(decoder_layers(model))} decoder layers frozen", flush=True)
         self.policy_opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad],
                                             lr=cfg.learning_rate, weight_decay=0.0)
         self.value_opt = torch.optim.AdamW([p for p in self.value_model.parameters() if p.requires_grad],

@@ -327,8 +327,10 @@ class RMConfig:
     whole model, as the paper does. Half is the demo's choice: with 15 of SmolLM2's 30 layers frozen,
     two runs' reward models ordered 75.0 and 71.8% of their validation pairs (the whole model 71.0
     and 70.8%; 24 frozen 67.4%) in a third less time per step."""
-    learning_rate: PositiveFloat = 3e-5
-    """AdamW learning rate."""
+    learning_rate: PositiveFloat = 1e-4
+    """AdamW learning rate. The demo's RM takes 31 steps (one pass over ~123 prompts' rankings), and
+    1e-4 ordered 72.5 and 70.3% of the validation pairs with seeds 0 and 1, against 69.6 and 68.8% at
+    3e-5 (the same comparisons)."""
     max_length: PositiveInt = 256
     """Tokens per (prompt, completion) sequence; pairs are never truncated (the reward is read at
     the last token)."""
@@ -437,6 +439,14 @@ class PPOConfig:
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     """How the processes torchrun starts share the model (strategy, offload, checkpointing,
     accumulation)."""
+    frozen_fraction: Probability = 0.5
+    """Share of the decoder layers, from the input side and rounded down, that keep their initial
+    weights in the policy and the value model (with LoRA, their adapters stay zero), as
+    rm.frozen_fraction does for the RM: the backward pass stops at the first trainable layer. 0 trains
+    every layer. Half is the demo's choice: on the validation prompts, from the same SFT and RM,
+    PPO's train phase took 91 s against 132 s over 12 steps, with satisfaction 71.4 / 74.2% (PPO /
+    PPO-ptx) against 69.2 / 74.2% and win rates 55.8 / 58.3% against 53.3 / 60.8%; KL to SFT grew
+    more slowly (2.4 against 4.4 and 3.8)."""
     lora: LoraConfig = field(default_factory=lambda: LoraConfig(rank=16))
     """LoRA adapters on the policy and the value model (rank 0: full fine-tuning). The reference
     stays the SFT model, the adapters' base; the final policy is written merged, its adapter too.

@@ -28,7 +28,7 @@ def freeze_lower_layers(model: PreTrainedModel, fraction: float) -> int:
     layers = decoder_layers(model)
     if fraction and not layers:
         raise ValueError(f"{type(model).__name__} names no decoder layers (`_no_split_modules`) to freeze; "
-                         "set rm.frozen_fraction: 0 to train the whole model")
+                         "set the stage's frozen_fraction to 0 to train the whole model")
     frozen = int(fraction * len(layers))
     if frozen:
         model.get_input_embeddings().requires_grad_(False)

@@ -68,6 +68,16 @@ def test_lora_ppo_pushes_adapters_and_resumes_bit_for_bit(stack, tiny_models, tm
     assert all(".lora_" in k or k.startswith("score.") for k in weights_saved), sorted(weights_saved)[:5]
 
 
+def test_frozen_fraction_trains_only_the_upper_layers(stack, tiny_models, tmp_path, capfd):
+    train_ppo(lora_ppo(stack, tiny_models, tmp_path / "upper", steps=2, run_name="lora-upper", frozen_fraction=0.5))
+    trained = load_file(str(tmp_path / "upper" / "model.safetensors"))
+    init = load_file(str(tiny_models["policy"] / "model.safetensors"))
+    changed = {k for k in init if not torch.equal(trained[k], init[k])}
+    # The tiny model has 2 decoder layers: layer 0 keeps the SFT weights, layer 1's adapters train.
+    assert changed and all(k.startswith("model.layers.1.") for k in changed), sorted(changed)
+    assert "the lowest 1 of 2 decoder layers frozen" in capfd.readouterr().out
+
+
 def test_a_service_on_another_base_gets_the_base_whole_first(stack, tiny_models, tmp_path, capfd):
     """Another trainer pushed whole weights: an adapter for the SFT base would apply to them. The
     service refuses it (base revision), the trainer pushes its base whole, then the adapter."""
