@@ -153,7 +153,8 @@ class Trainer:
         if cfg.lora.rank:  # adapters on both; the value head ("score") trains whole
             lora.add_adapters(self.policy, cfg.lora)
             lora.add_adapters(self.value_model, cfg.lora, trainable=["score"])
-        frozen = [freeze_lower_layers(model, cfg.frozen_fraction) for model in (self.policy, self.value_model)]
+        models = {"policy": self.policy, "value model": self.value_model}
+        frozen = {name: freeze_lower_layers(model, cfg.frozen_fraction) for name, model in models.items()}
         self.logprobs = CompletionLogprobs(self.policy, self.device)
         self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
@@ -163,10 +164,11 @@ class Trainer:
         self.value_ddp = parallel.wrap(self.values, self.value_model, cfg.parallel, **options)
         # The base the adapters apply to, as policy-inference hashes it (GetInfo's revision).
         self.base_revision = parallel.revision(self.policy, "base") if cfg.lora.rank else ""
-        for name, model, layers in (("policy", self.policy, frozen[0]), ("value model", self.value_model, frozen[1])):
+        for name, model in models.items():
             local, total = parallel.held_parameters(model)
             print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} "
-                  f"parameters; the lowest {layers} of {len(decoder_layers(model))} decoder layers frozen", flush=True)
+                  f"parameters; the lowest {frozen[name]} of {len(decoder_layers(model))} decoder layers frozen",
+                  flush=True)
         self.policy_opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad],
                                             lr=cfg.learning_rate, weight_decay=0.0)
         self.value_opt = torch.optim.AdamW([p for p in self.value_model.parameters() if p.requires_grad],

@@ -441,17 +441,18 @@ class PPOConfig:
     accumulation)."""
     frozen_fraction: Probability = 0.5
     """Share of the decoder layers, from the input side and rounded down, that keep their initial
-    weights in the policy and the value model (with LoRA, their adapters stay zero), as
-    rm.frozen_fraction does for the RM: the backward pass stops at the first trainable layer. 0 trains
-    every layer. Half is the demo's choice: on the validation prompts, from the same SFT and RM,
+    weights in the policy and the value model together with the token embeddings (with LoRA, their
+    adapters stay zero), as rm.frozen_fraction does for the RM: the backward pass stops at the first
+    trainable layer. 0 trains every layer. Half is the demo's choice: on the validation prompts, from the same SFT and RM,
     PPO's train phase took 91 s against 132 s over 12 steps, with satisfaction 71.4 / 74.2% (PPO /
     PPO-ptx) against 69.2 / 74.2% and win rates 55.8 / 58.3% against 53.3 / 60.8%; KL to SFT grew
     more slowly (2.4 against 4.4 and 3.8)."""
     lora: LoraConfig = field(default_factory=lambda: LoraConfig(rank=16))
     """LoRA adapters on the policy and the value model (rank 0: full fine-tuning). The reference
     stays the SFT model, the adapters' base; the final policy is written merged, its adapter too.
-    Rank 16 by default: each step trains and pushes 4.9M weights (3.6% of SmolLM2-135M), and the demo's policy
-    learns more per second of CPU than with full fine-tuning."""
+    Rank 16 by default: each step pushes 4.9M weights (3.6% of SmolLM2-135M), of which those above
+    ppo.frozen_fraction train, and the demo's policy learns more per second of CPU than with full
+    fine-tuning."""
 
 
 @dataclass
