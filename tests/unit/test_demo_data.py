@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rlhf.data.demo.make_demo_data import write_demo_data
+from rlhf.data.demo.make_demo_data import TYPE_WEIGHTS, write_demo_data
 from rlhf.labelers import CONSTRAINT_TYPES, check, satisfaction
 
 DEMO = Path(__file__).resolve().parents[2] / "rlhf" / "data" / "demo"
@@ -65,10 +65,9 @@ def test_prompt_records(name: str) -> None:
             assert constraint["type"] in CONSTRAINT_TYPES
             check(constraint, "a well-formed constraint does not raise")
             assert how_stated(constraint) in record["prompt"], (record["prompt"], constraint)
+            assert constraint["type"] in TYPE_WEIGHTS  # never a type the demo chose not to ask for
             if constraint["type"] == "max_words":
                 assert 10 <= constraint["value"] <= 30
-            if constraint["type"] == "bullet_count":
-                assert 2 <= constraint["value"] <= 5
 
 
 def test_heldout_questions_are_never_trained_on() -> None:

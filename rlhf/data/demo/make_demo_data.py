@@ -8,7 +8,7 @@ Prompts are question x constraints: each constraint is stated in words in the pr
 the simulated labeler can verify (rlhf/data/constraints.py). Demonstrations are assembled from
 the subject's facts to satisfy every constraint, and the script refuses to write one that the
 checker rejects. Constraint values are kept within what a 135M-parameter model can do: short
-answers (10-30 words), 2-5 bullets, 1-4 sentences.
+answers (10-30 words).
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ VALIDATION_SUBJECTS_PER_TOPIC = 2
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "max_words": ("Answer in at most {value} words.", "Keep it to {value} words or fewer.",
                   "Use no more than {value} words."),
-    "bullet_count": ("Answer with exactly {value} bullet points.", "Give exactly {value} bullet points."),
-    "sentence_count": ("Answer in exactly {value} sentence{s}.", "Write exactly {value} sentence{s}."),
     "lowercase": ("Write your whole answer in lowercase letters.", "Use only lowercase letters."),
-    "include_word": ("Mention the word '{value}'.", "Include the word '{value}'."),
     "exclude_word": ("Do not use the word '{value}'.", "Avoid the word '{value}'."),
     "start_with": ("Start your answer with '{value}'.", "Begin with the words '{value}'."),
     "end_with": ("End your answer with '{value}'.", "Finish with the phrase '{value}'."),
@@ -52,13 +49,15 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 # completion limit) and include_word: the reward model, which must find the named word anywhere in
 # the answer, ordered pairs that differ only in it 33-43% of the time (worse than chance) after ~700
 # preferred pairs. Without it, on the validation prompts, RM accuracy went from 56.2% to 71.0% and PPO
-# from +5.3 to +12.0 points of satisfaction over SFT (one fp32 run each).
+# from +5.3 to +12.0 points of satisfaction over SFT (one fp32 run each). Nor exactly N bullets
+# (bullet_count) or sentences (sentence_count): PPO, which shortens answers, met them less often
+# than SFT (validation prompts: bullets 62 -> 46%, sentences 40 -> 30%) while every other type rose,
+# so they hid the gains. Without them, on the validation prompts (seed 0, bf16): RM accuracy 74.2 ->
+# 78.7%, PPO's all-met gain over SFT +3.3 -> +16.7 points, satisfaction's +9.5 -> +9.8
+# (docs/demo-results.md).
 TYPE_WEIGHTS: dict[str, float] = {
-    "max_words": 2.0, "bullet_count": 2.0, "sentence_count": 1.5, "lowercase": 2.0,
-    "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 0.5,
+    "max_words": 2.0, "lowercase": 2.0, "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 0.5,
 }
-# At most one type per group: the others would contradict each other or make a prompt unreadable.
-GROUPS: dict[str, str] = {"bullet_count": "shape", "sentence_count": "shape"}
 CONSTRAINT_COUNT_WEIGHTS = {1: 0.25, 2: 0.45, 3: 0.30}
 
 
@@ -70,24 +69,16 @@ def _sample_types(rng: random.Random) -> list[str]:
     count = rng.choices(list(CONSTRAINT_COUNT_WEIGHTS), weights=list(CONSTRAINT_COUNT_WEIGHTS.values()))[0]
     chosen: list[str] = []
     while len(chosen) < count:
-        taken_groups = {GROUPS.get(kind) for kind in chosen}
-        options = [kind for kind in TYPE_WEIGHTS
-                   if kind not in chosen and (GROUPS.get(kind) is None or GROUPS[kind] not in taken_groups)]
+        options = [kind for kind in TYPE_WEIGHTS if kind not in chosen]
         chosen.append(rng.choices(options, weights=[TYPE_WEIGHTS[kind] for kind in options])[0])
     return chosen
 
 
-def _sample_value(rng: random.Random, kind: str, keywords: tuple[str, ...], excludable: list[str]):
+def _sample_value(rng: random.Random, kind: str, excludable: list[str]):
     """A value for `kind`, or None when the type takes none (or nothing fits this subject)."""
     if kind == "max_words":
         # Up to 30: a 40-token completion is about 30 words, so a larger limit is met by any answer.
         return rng.randrange(10, 31, 5)
-    if kind == "bullet_count":
-        return rng.randint(2, 5)
-    if kind == "sentence_count":
-        return rng.randint(1, 4)
-    if kind == "include_word":
-        return rng.choice(keywords)
     if kind == "exclude_word":
         return rng.choice(excludable)
     if kind == "start_with":
@@ -98,14 +89,11 @@ def _sample_value(rng: random.Random, kind: str, keywords: tuple[str, ...], excl
 
 
 def _plausible(constraints: list[dict]) -> bool:
-    """Whether a short answer can meet all constraints at once: roughly 7 words per bullet or
-    sentence, plus the opener and closer, must fit under any word limit."""
+    """Whether a short answer can meet all constraints at once: a 7-word sentence plus the opener
+    and closer must fit under any word limit."""
     values = {c["type"]: c.get("value") for c in constraints}
-    units = values.get("bullet_count") or values.get("sentence_count") or 1
-    needed = 7 * units + 4 * ("start_with" in values) + 3 * ("end_with" in values)
-    if values.get("max_words", needed) < needed:
-        return False
-    return not (values.get("sentence_count") == 1 and "end_with" in values)
+    needed = 7 + 4 * ("start_with" in values) + 3 * ("end_with" in values)
+    return values.get("max_words", needed) >= needed
 
 
 def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, ...],
@@ -117,7 +105,7 @@ def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, 
     while True:
         constraints = []
         for kind in _sample_types(rng):
-            value = _sample_value(rng, kind, keywords, excludable)
+            value = _sample_value(rng, kind, excludable)
             constraints.append({"type": kind} if value is None else {"type": kind, "value": value})
         if _plausible(constraints):
             return constraints
@@ -133,36 +121,14 @@ def render_prompt(rng: random.Random, question: str, constraints: list[dict]) ->
     return " ".join(parts)
 
 
-def _select_facts(facts: tuple[str, ...], count: int, include: str | None) -> list[str]:
-    """The first `count` facts in order, swapping the last for the first fact that mentions
-    `include` when none of them does."""
-    chosen = list(facts[:count])
-    if include and not any(_mentions(fact, include) for fact in chosen):
-        chosen[-1] = next(fact for fact in facts if _mentions(fact, include))
-    return chosen
-
-
 def compose(facts: tuple[str, ...], constraints: list[dict], preferred: int) -> str | None:
     """An answer built from `facts` that satisfies every constraint, or None if none can be
-    built. Tries `preferred` facts first when neither bullets nor sentences are counted."""
+    built: the first `preferred` facts as prose, else the most that fit, from all of them down to one."""
     values = {c["type"]: c.get("value") for c in constraints}
-    opener = values.get("start_with")
-    closer = f"{values['end_with']}." if "end_with" in values else None
-    if "bullet_count" in values:
-        counts = [values["bullet_count"]]
-    elif "sentence_count" in values:
-        counts = [values["sentence_count"] - (closer is not None)]
-    else:
-        counts = [preferred] + [n for n in range(len(facts), 0, -1) if n != preferred]
-    for count in counts:
-        if not 1 <= count <= len(facts):
-            continue
-        chosen = _select_facts(facts, count, values.get("include_word"))
-        if "bullet_count" in values:
-            lines = ([f"{opener}:"] if opener else []) + [f"- {fact}" for fact in chosen] + ([closer] if closer else [])
-            text = "\n".join(lines)
-        else:
-            text = " ".join(([f"{opener}:"] if opener else []) + chosen + ([closer] if closer else []))
+    opener = [f"{values['start_with']}:"] if "start_with" in values else []
+    closer = [f"{values['end_with']}."] if "end_with" in values else []
+    for count in [preferred] + [n for n in range(len(facts), 0, -1) if n != preferred]:
+        text = " ".join(opener + list(facts[:count]) + closer)
         if "lowercase" in values:
             text = text.lower()
         if all(check(constraint, text) for constraint in constraints):
