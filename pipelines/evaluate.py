@@ -15,24 +15,28 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from pipelines import labelstudio as ls
 from pipelines.common import (config_hash, data_store, describe_judges, judge, metrics_path, read_jsonl,
                               resolve_model)
 from rlhf.algos.ppo import ptx_loss
+from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import Generation, PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import device
 from rlhf.labelers import SimulatedLabeler, check, satisfaction
-from rlhf.models import load_policy, load_tokenizer
+from rlhf.models import load_policy, load_tokenizer, lora, weights_revision
 from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
 from rlhf.storage import read_uri, write_uri
 from rlhf.storage.dirs import is_uri
@@ -87,6 +91,45 @@ def sampled_kl(reference_client: ReferenceKLClient, prompt_ids: list[list[int]],
     return float(kl.mean_kl)
 
 
+def merged_adapter(model: torch.nn.Module, model_dir: str | os.PathLike, base: torch.nn.Module) -> Path | None:
+    """`model_dir`/adapter when `model` is `base` with that LoRA adapter merged (a PPO run's output
+    with `ppo.lora`), so that pushing the adapter onto `base` serves `model`; else None."""
+    adapter = Path(model_dir) / "adapter"
+    if not (adapter / "adapter_config.json").exists():
+        return None
+    rank, scale = lora.scale_of((adapter / "adapter_config.json").read_text())
+    state, base_state = model.state_dict(), base.state_dict()
+    if state.keys() != base_state.keys():
+        return None
+    pairs = lora.check_adapter(load_file(adapter / "adapter_model.safetensors"), base_state, rank)
+    for name, tensor in state.items():
+        expected = lora.merge_weight(base_state[name], *pairs[name], scale) if name in pairs else base_state[name]
+        if not torch.allclose(tensor, expected.to(tensor.device), rtol=0, atol=1e-6):
+            return None
+    return adapter
+
+
+def push_policy(client: PolicyInferenceClient, model: torch.nn.Module, model_dir: str | os.PathLike,
+                base: torch.nn.Module | None = None, base_revision: str = "") -> str:
+    """Installs `model` (loaded from `model_dir`) on policy-inference. When it is `base` (of
+    `weights_revision` `base_revision`, pushed before) with a LoRA adapter merged, only the adapter
+    goes (a few MB instead of the whole policy); the service applies it to the base it holds, or
+    refuses it when that base has another revision, and then the policy goes whole. Returns
+    "adapter" or "whole"."""
+    adapter = merged_adapter(model, model_dir, base) if base is not None else None
+    if adapter is not None:
+        try:
+            client.update_weights(adapter / "adapter_model.safetensors",
+                                  adapter_config=(adapter / "adapter_config.json").read_text(),
+                                  base_revision=base_revision)
+            return "adapter"
+        except ServiceError as exc:
+            if not (exc.code == grpc.StatusCode.FAILED_PRECONDITION and "header.base_revision" in exc.details):
+                raise
+    client.update_weights(model.state_dict())
+    return "whole"
+
+
 def evaluate(config: Config) -> dict:
     cfg = config.eval
     reference_dir = resolve_model(cfg.reference_model)
@@ -111,9 +154,13 @@ def evaluate(config: Config) -> dict:
     with PolicyInferenceClient(service_address(config, "policy_inference"), config.clients) as policy_client, \
             RewardScoringClient(service_address(config, "reward_scoring"), config.clients) as reward_client, \
             ReferenceKLClient(service_address(config, "reference_kl"), config.clients) as reference_client:
+        sft, sft_revision = None, ""
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
-            model = load_policy(resolve_model(model_dir)).to(device())  # perplexity runs here
-            policy_client.update_weights(model.state_dict())
+            model_dir = resolve_model(model_dir)
+            model = load_policy(model_dir).to(device())  # perplexity runs here
+            push_policy(policy_client, model, model_dir, sft, sft_revision)
+            if name == "SFT":  # pushed whole: the base of the PPO policies' LoRA adapters
+                sft, sft_revision = model, weights_revision(model)
             gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 n=n, seed=cfg.seed)

@@ -6,16 +6,19 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 from torch.distributed.checkpoint import FileSystemReader
 
+from pipelines.evaluate import push_policy
 from pipelines.ppo import train_ppo
 from rlhf.clients.data_store import DataStoreClient
 from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.config import LoraConfig
 from rlhf.models import load_policy, weights_revision
+from rlhf.models.scoring import instruction_ids
 from tests.integration.stack import start_stack, tiny_ppo
 
 LORA = LoraConfig(rank=4, alpha=8.0)
@@ -91,3 +94,27 @@ def test_a_service_on_another_base_gets_the_base_whole_first(stack, tiny_models,
     assert "pushing the base whole" in capfd.readouterr().out
     rows = [json.loads(line) for line in (tmp_path / "rebased_metrics.jsonl").read_text().splitlines()]
     assert all(row["logprob_drift"] < 1e-4 for row in rows), [row["logprob_drift"] for row in rows]
+
+
+def test_eval_pushes_a_lora_policy_as_its_adapter(stack, tiny_models, tmp_path, tokenizer):
+    """The eval pushes a LoRA policy as its adapter onto the SFT weights it pushed before, and serves
+    what the whole policy serves. The policy goes whole when the service holds another base, and
+    when the policy is not that base with its adapter merged."""
+    out = tmp_path / "eval-lora"
+    train_ppo(lora_ppo(stack, tiny_models, out, steps=1, run_name="lora-eval"))
+    sft, policy = load_policy(tiny_models["policy"]), load_policy(out)
+    drifted = load_policy(out)  # not SFT + the adapter: as if trained from another SFT model
+    with torch.no_grad():
+        drifted.model.norm.weight.add_(0.01)
+    prompt_ids = instruction_ids(tokenizer, ["Say hi.", "List three fruits."])
+    with PolicyInferenceClient(f"127.0.0.1:{stack.services.policy_inference.port}") as client:
+        client.update_weights(sft.state_dict())
+        assert push_policy(client, drifted, out, sft, weights_revision(sft)) == "whole"
+        client.update_weights(sft.state_dict())
+        assert push_policy(client, policy, out, sft, weights_revision(sft)) == "adapter"
+        from_adapter = client.generate(prompt_ids=prompt_ids, max_new_tokens=8, temperature=0.0)
+        client.update_weights(policy.state_dict())
+        whole = client.generate(prompt_ids=prompt_ids, max_new_tokens=8, temperature=0.0)
+        assert push_policy(client, policy, out, sft, weights_revision(sft)) == "whole"  # it holds the policy
+    assert [c.tolist() for c in from_adapter.completion_ids] == [c.tolist() for c in whole.completion_ids]
+    np.testing.assert_allclose(np.concatenate(from_adapter.logprobs), np.concatenate(whole.logprobs), atol=1e-5)
