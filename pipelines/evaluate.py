@@ -153,7 +153,8 @@ def evaluate(config: Config) -> dict:
     rewards: dict[str, list[float]] = {}
     with PolicyInferenceClient(service_address(config, "policy_inference"), config.clients) as policy_client, \
             RewardScoringClient(service_address(config, "reward_scoring"), config.clients) as reward_client, \
-            ReferenceKLClient(service_address(config, "reference_kl"), config.clients) as reference_client:
+            ReferenceKLClient(service_address(config, "reference_kl"), config.clients) as reference_client, \
+            ThreadPoolExecutor(1) as background:
         sft, sft_revision = None, ""
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
             model_dir = resolve_model(model_dir)
@@ -161,6 +162,8 @@ def evaluate(config: Config) -> dict:
             push_policy(policy_client, model, model_dir, sft, sft_revision)
             if name == "SFT":  # pushed whole: the base of the PPO policies' LoRA adapters
                 sft, sft_revision = model, weights_revision(model)
+            # This process waits while the services generate and score: compute the perplexity meanwhile.
+            general_ppl = background.submit(perplexity, model, tokenizer, general) if general else None
             gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 n=n, seed=cfg.seed)
@@ -186,7 +189,7 @@ def evaluate(config: Config) -> dict:
                 "constraint_satisfaction": float(np.mean(sat)) if sat else None,
                 "all_constraints_met": float(np.mean([s == 1.0 for s in sat])) if sat else None,
                 "satisfaction_by_type": {kind: float(np.mean(met)) for kind, met in sorted(met_by_type.items())},
-                "perplexity": perplexity(model, tokenizer, general) if general else float("nan"),
+                "perplexity": general_ppl.result() if general_ppl else float("nan"),
                 "response_words": float(np.mean([len(t.split()) for t in texts])),
             }
             del model
