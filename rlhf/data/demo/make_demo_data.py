@@ -58,11 +58,7 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "lowercase": 2.0, "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 0.5,
 }
-# Two or three constraints per prompt, never one: a one-constraint prompt that SFT already meets (most
-# of them) is a tie whatever PPO does, and ties hid the gains. Validation prompts (seed 0, 10 PPO steps)
-# against 1-3 constraints: PPO's win rate 59.2 -> 68.3%, PPO-ptx's 53.3 -> 65.0%, ties 29 -> 26 of 60,
-# RM accuracy 78.7 -> 80.6% (docs/demo-results.md).
-CONSTRAINT_COUNT_WEIGHTS = {2: 0.5, 3: 0.5}
+CONSTRAINT_COUNT_WEIGHTS = {1: 0.25, 2: 0.45, 3: 0.30}
 
 
 def _mentions(text: str, word: str) -> bool:
