@@ -154,7 +154,7 @@ def evaluate(config: Config) -> dict:
     with PolicyInferenceClient(service_address(config, "policy_inference"), config.clients) as policy_client, \
             RewardScoringClient(service_address(config, "reward_scoring"), config.clients) as reward_client, \
             ReferenceKLClient(service_address(config, "reference_kl"), config.clients) as reference_client, \
-            ThreadPoolExecutor(1) as background:
+            ThreadPoolExecutor(3) as pool:
         sft, sft_revision = None, ""
         for name, model_dir in tqdm(policies.items(), desc="eval", unit="policy"):
             model_dir = resolve_model(model_dir)
@@ -163,7 +163,7 @@ def evaluate(config: Config) -> dict:
             if name == "SFT":  # pushed whole: the base of the PPO policies' LoRA adapters
                 sft, sft_revision = model, weights_revision(model)
             # This process waits while the services generate and score: compute the perplexity meanwhile.
-            general_ppl = background.submit(perplexity, model, tokenizer, general) if general else None
+            general_ppl = pool.submit(perplexity, model, tokenizer, general) if general else None
             gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 n=n, seed=cfg.seed)
@@ -174,10 +174,9 @@ def evaluate(config: Config) -> dict:
                                                     seed=cfg.seed)
             # Score and LogProbs at the same time, as PPO calls them: on one machine each service
             # computes on one thread, so one after the other would leave a core idle.
-            with ThreadPoolExecutor(2) as pool:
-                scores = pool.submit(reward_client.score, [r["prompt"] for r in judged], texts)
-                kl = pool.submit(sampled_kl, reference_client, judged_ids, gen)
-                scores, kl = scores.result(), kl.result()
+            scores = pool.submit(reward_client.score, [r["prompt"] for r in judged], texts)
+            kl = pool.submit(sampled_kl, reference_client, judged_ids, gen)
+            scores, kl = scores.result(), kl.result()
             sat = [satisfaction(judged[i]["constraints"], texts[i]) for i in constrained]
             met_by_type: dict[str, list[bool]] = {}
             for i in constrained:
