@@ -109,7 +109,7 @@ def train_rm(config: Config) -> Path:
         raise ValueError(f"rm.comparisons: record set {cfg.comparisons!r} is empty")
     batches = epoch_batches(len(groups), cfg.prompts_per_batch, cfg.epochs, cfg.seed)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.learning_rate,
-                                  weight_decay=0.0)
+                                  weight_decay=0.0, fused=True)  # fused: as SFT's
     output = Path(cfg.output_dir)
     log = MetricsLog(metrics_path(output), "rm")
 

@@ -6,8 +6,9 @@ the tokens the model is asked to write count in the loss. The same masked loss, 
 token that has a real predecessor as a target, is the pretraining term of PPO-ptx
 (`rlhf.algos.ppo.ptx_loss`).
 
-Convention used throughout: `loss_mask[b, t] = 1` means "token t of row b is a target", i.e. the
-prediction made by `logits[b, t - 1]` counts. Position 0 is never a target (nothing predicts it).
+The trainer takes each completion token's log-prob from
+`rlhf.models.scoring.padded_completion_logprobs`, which runs the LM head only where completions are;
+`token_logprobs` is its shift: `logits[b, t]` predicts `input_ids[b, t + 1]`.
 """
 
 from __future__ import annotations
@@ -31,16 +32,16 @@ def token_logprobs(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tenso
     return logits.gather(-1, targets).squeeze(-1) - logits.logsumexp(-1)
 
 
-def sft_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-    """Mean next-token negative log-likelihood over the target tokens.
+def sft_loss(logprobs: torch.Tensor, mask: torch.Tensor, normalizer: float | None = None) -> torch.Tensor:
+    """Next-token negative log-likelihood of the completion tokens:
 
-        loss = - sum_{b, t >= 1} m[b, t] log pi(x[b, t] | x[b, <t]) / sum_{b, t >= 1} m[b, t]
+        loss = - sum_{b, j} m[b, j] log pi(token[b, j] | tokens before it) / normalizer
 
-    `loss_mask` (B, L) marks target tokens (completion tokens for SFT; prompt and padding are 0).
-    The mean is over counted tokens of the whole batch, not per row, so every demonstration token
-    weighs the same (the usual HF/TRL convention). A batch with no target token gives 0.
+    `logprobs, mask` (B, C) are the completion tokens' log-probs and where they are, as
+    `rlhf.models.scoring.padded_completion_logprobs` gives them (prompt and padding are never
+    targets). `normalizer` defaults to the number of target tokens, the mean; the trainer passes the
+    global batch's count, so every demonstration token weighs the same whatever micro-batch or rank it
+    is in (the usual HF/TRL convention). A batch with no target token gives 0.
     """
-    nll = -token_logprobs(logits, input_ids)
-    mask = loss_mask[:, 1:].to(nll.dtype)
-    return (nll * mask).sum() / mask.sum().clamp(min=1)
-
+    nll = -(logprobs * mask).sum()
+    return nll / (mask.sum().clamp(min=1) if normalizer is None else normalizer)

@@ -60,11 +60,28 @@ def test_token_logprobs_upcasts_bfloat16():
     torch.testing.assert_close(got.double(), expected, atol=1e-5, rtol=0)
 
 
-def test_sft_loss_counts_completion_tokens_only():
+def completion_columns(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor):
+    """sft_batch's targets as padded_completion_logprobs lays them out: (logprobs, mask), (B, C),
+    each row's completion right-aligned."""
+    logprobs = token_logprobs(logits, input_ids)
+    counts = loss_mask.sum(1)
+    width = int(counts.max())
+    out = torch.zeros(len(counts), width, dtype=logprobs.dtype)
+    mask = torch.zeros(len(counts), width, dtype=torch.bool)
+    for b, count in enumerate(counts.tolist()):
+        targets = logprobs[b][loss_mask[b, 1:].bool()]
+        out[b, width - count:] = targets
+        mask[b, width - count:] = True
+    return out, mask
+
+
+def test_sft_loss_is_the_mean_nll_of_completion_tokens():
     logits, input_ids, loss_mask = sft_batch()
     logits.requires_grad_(True)
-    loss = sft_loss(logits, input_ids, loss_mask)
-    assert loss.item() == pytest.approx(reference_masked_nll(logits.detach(), input_ids, loss_mask.tolist()), abs=1e-12)
+    logprobs, mask = completion_columns(logits, input_ids, loss_mask)
+    loss = sft_loss(logprobs, mask)
+    expected = reference_masked_nll(logits.detach(), input_ids, loss_mask.tolist())
+    assert loss.item() == pytest.approx(expected, abs=1e-12)
     # Only logits at t - 1 for a target token t receive gradient: prompt and padding predictions don't.
     loss.backward()
     predicts_target = loss_mask[:, 1:].bool()
@@ -73,9 +90,19 @@ def test_sft_loss_counts_completion_tokens_only():
     assert (logits.grad[:, :-1][predicts_target].abs().sum(-1) > 0).all()
 
 
+def test_sft_loss_divides_the_sum_by_the_given_normalizer():
+    # The trainer divides by the global batch's target count: 12 tokens here, as if a second
+    # micro-batch held 0 more; the sum is the mean times the 12 targets.
+    logits, input_ids, loss_mask = sft_batch()
+    logprobs, mask = completion_columns(logits, input_ids, loss_mask)
+    mean = reference_masked_nll(logits, input_ids, loss_mask.tolist())
+    assert sft_loss(logprobs, mask, 24.0).item() == pytest.approx(mean * 12 / 24, abs=1e-12)
+    assert sft_loss(logprobs[:0], mask[:0]).item() == 0
+
+
 def test_sft_loss_float32_close_to_float64_reference():
     logits, input_ids, loss_mask = sft_batch()
-    loss = sft_loss(logits.float(), input_ids, loss_mask)
+    loss = sft_loss(*completion_columns(logits.float(), input_ids, loss_mask))
     assert loss.dtype == torch.float32
     assert loss.item() == pytest.approx(reference_masked_nll(logits, input_ids, loss_mask.tolist()), rel=1e-6)
 
