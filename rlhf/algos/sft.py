@@ -40,8 +40,9 @@ def sft_loss(logprobs: torch.Tensor, mask: torch.Tensor, normalizer: float | Non
     `logprobs, mask` (B, C) are the completion tokens' log-probs and where they are, as
     `rlhf.models.scoring.padded_completion_logprobs` gives them (prompt and padding are never
     targets). `normalizer` defaults to the number of target tokens, the mean; the trainer passes the
-    global batch's count, so every demonstration token weighs the same whatever micro-batch or rank it
-    is in (the usual HF/TRL convention). A batch with no target token gives 0.
+    global batch's count over the number of ranks (whose gradients DDP averages), so every
+    demonstration token weighs the same whatever micro-batch or rank it is in (the usual HF/TRL
+    convention). A batch with no target token gives 0.
     """
     nll = -(logprobs * mask).sum()
     return nll / (mask.sum().clamp(min=1) if normalizer is None else normalizer)
