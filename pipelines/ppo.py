@@ -39,7 +39,7 @@ from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
 from rlhf.models import (decoder_layers, freeze_lower_layers, load_policy, load_reward_model, load_tokenizer, lora,
                          token_scores, tokenizer_fingerprint)
-from rlhf.models.scoring import instruction_ids, left_pad, padded_completion_logprobs
+from rlhf.models.scoring import CompletionLogprobs, instruction_ids, left_pad
 
 
 REPUSHES = 2
@@ -101,19 +101,6 @@ def right_align(x: torch.Tensor | list, width: int) -> torch.Tensor:
         x = torch.stack([torch.nn.functional.pad(torch.tensor(a, dtype=torch.float32), (width - len(a), 0))
                          for a in x])
     return x[:, -width:] if x.shape[1] >= width else torch.nn.functional.pad(x, (width - x.shape[1], 0))
-
-
-class CompletionLogprobs(torch.nn.Module):
-    """log pi of the completion tokens (B, C), as the reference-kl service computes them (the LM head
-    runs only where completions are). A module so DDP sees, and syncs, this forward."""
-
-    def __init__(self, policy: torch.nn.Module, device: torch.device):
-        super().__init__()
-        self.policy = policy
-        self.device = device
-
-    def forward(self, rollouts: Rollouts) -> torch.Tensor:
-        return padded_completion_logprobs(self.policy, rollouts.sequences, rollouts.prompt_lengths, self.device)[0]
 
 
 class CompletionValues(torch.nn.Module):
@@ -367,7 +354,8 @@ class Trainer:
         scores = torch.tensor(scores, device=self.device)
         ref_logprobs = right_align(reference.logprobs, width).to(self.device)
         with torch.no_grad(), autocast(cfg.bf16_autocast):
-            old_logprobs, old_values = self.logprobs(rollouts).float(), self.values(rollouts)
+            old_logprobs = self.logprobs(rollouts.sequences, rollouts.prompt_lengths)[0].float()
+            old_values = self.values(rollouts)
         rewards = algo.kl_penalty_rewards(scores, old_logprobs, ref_logprobs, mask, self.kl_ctl.value)
         advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
         advantages = algo.masked_whiten(advantages, mask, total=lambda t: parallel.all_sum(t).to(t))
@@ -411,7 +399,8 @@ class Trainer:
                             parallel.grad_sync(self.value_ddp, i == len(micro) - 1):
                         # PPO-ptx rows share the policy's forward pass: DDP allows one forward per backward.
                         with autocast(cfg.bf16_autocast):
-                            all_logprobs = self.policy_ddp(mb + mb_ptx if mb_ptx else mb)
+                            rows = mb + mb_ptx if mb_ptx else mb
+                            all_logprobs = self.policy_ddp(rows.sequences, rows.prompt_lengths)[0]
                             values = right_align(self.value_ddp(mb), width)
                         # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
                         logprobs = right_align(all_logprobs[:len(idx)].float(), width)

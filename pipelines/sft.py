@@ -24,7 +24,7 @@ from rlhf.config import Config
 from rlhf.data.records import split_demonstration
 from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.models import load_policy, load_tokenizer, lora
-from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
+from rlhf.models.scoring import CompletionLogprobs, instruction_ids
 
 
 def encode_pair(tokenizer, prompt: str | list[dict], completion: str) -> tuple[list[int], int]:
@@ -33,22 +33,6 @@ def encode_pair(tokenizer, prompt: str | list[dict], completion: str) -> tuple[l
     (prompt_ids,) = instruction_ids(tokenizer, [prompt])
     completion_ids = tokenizer(completion, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
     return prompt_ids + completion_ids, len(prompt_ids)
-
-
-class CompletionLogprobs(torch.nn.Module):
-    """log pi of each demonstration's completion tokens, (logprobs, mask) as
-    `padded_completion_logprobs` gives them: left-padded, so the LM head (a fifth of the model's
-    FLOPs, over a 49k vocabulary) runs only where completions are, not over the prompts. A module so
-    DDP and FSDP2 see, and sync, this forward."""
-
-    def __init__(self, model: torch.nn.Module, device: torch.device):
-        super().__init__()
-        self.model = model
-        self.device = device
-
-    def forward(self, examples: list[tuple[list[int], int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        return padded_completion_logprobs(self.model, [ids for ids, _ in examples], [p for _, p in examples],
-                                          self.device)
 
 
 def epoch_batches(n: int, batch_size: int, epochs: float, seed: int) -> list[np.ndarray]:
@@ -77,6 +61,8 @@ def train_sft(config: Config) -> Path:
     model = load_policy(base).train()
     if cfg.lora.rank:
         lora.add_adapters(model, cfg.lora)
+    # Left-padded rows, so the LM head (a fifth of the FLOPs, over a 49k vocabulary) runs only at the
+    # completion tokens, not over the prompts.
     module = parallel.wrap(CompletionLogprobs(model, here), model, cfg.parallel, device=here, world=world,
                            bf16=cfg.bf16_autocast)
     local, total = parallel.held_parameters(model)
@@ -112,7 +98,7 @@ def train_sft(config: Config) -> Path:
         for i, part in enumerate(micro):
             with parallel.grad_sync(module, i == len(micro) - 1):
                 with autocast(cfg.bf16_autocast):
-                    logprobs, mask = module(part)
+                    logprobs, mask = module([ids for ids, _ in part], [p for _, p in part])
                 nll = sft_loss(logprobs, mask, normalizer)
                 nll.backward()
             loss_sum += nll.item()

@@ -31,6 +31,8 @@ from typing import Callable
 
 import torch
 
+from rlhf.algos.sft import sft_loss
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """sum(x * mask) / sum(mask): the mean over valid entries (0 when there is none)."""
@@ -160,7 +162,7 @@ def ptx_loss(logprobs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     be "predicted" from a pad position). The objective adds gamma_ptx * ptx_loss to the PPO loss
     (InstructGPT sec. 3.5), which limits the "alignment tax" on public NLP tasks.
     """
-    return -masked_mean(logprobs, mask)
+    return sft_loss(logprobs, mask)
 
 
 class KLController:

@@ -116,6 +116,20 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     return logprobs.masked_fill(~mask, 0.0), mask
 
 
+class CompletionLogprobs(torch.nn.Module):
+    """`padded_completion_logprobs` as a module: SFT's loss and PPO's log-probs call the model
+    through it, so DDP sees, and syncs, that forward, and FSDP2 makes it the root."""
+
+    def __init__(self, model: PreTrainedModel, device: torch.device | None = None):
+        super().__init__()
+        self.model = model
+        self.device = device
+
+    def forward(self, sequences: Sequence[Sequence[int]],
+                prompt_lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device)
+
+
 def completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
                         prompt_lengths: Sequence[int]) -> list[np.ndarray]:
     """log pi(token_t | tokens_<t) of each sequence's completion tokens (one float32 array of

@@ -3,8 +3,9 @@ the mix of prompt and completion lengths (the layout bugs that would silently co
 
 import torch
 
-from pipelines.ppo import CompletionLogprobs, CompletionValues, Rollouts, right_align
+from pipelines.ppo import CompletionValues, Rollouts, right_align
 from rlhf.models import load_policy, load_reward_model, token_scores
+from rlhf.models.scoring import CompletionLogprobs
 
 PROMPTS = [[5, 6, 7], [8], [9, 10, 11, 12, 13, 14]]
 COMPLETIONS = [[20, 21], [22, 23, 24, 25, 26], [27]]
@@ -20,7 +21,7 @@ def test_logprobs_and_values_match_unbatched_forwards(tiny_models):
     policy, value_model = load_policy(tiny_models["policy"]), load_reward_model(tiny_models["reward"])
     rollouts = Rollouts.build(PROMPTS, COMPLETIONS)
     with torch.no_grad():
-        logprobs = CompletionLogprobs(policy, torch.device("cpu"))(rollouts)
+        logprobs = CompletionLogprobs(policy, torch.device("cpu"))(rollouts.sequences, rollouts.prompt_lengths)[0]
         values = CompletionValues(value_model, pad_token_id=0, device=torch.device("cpu"))(rollouts)
         for row, (prompt, completion) in enumerate(zip(PROMPTS, COMPLETIONS)):
             ids = torch.tensor([prompt + completion])

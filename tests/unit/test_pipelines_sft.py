@@ -8,8 +8,9 @@ import copy
 import pytest
 import torch
 
-from pipelines.sft import CompletionLogprobs, encode_pair
+from pipelines.sft import encode_pair
 from rlhf.algos.sft import sft_loss
+from rlhf.models.scoring import CompletionLogprobs
 
 PAIRS = [("Say hi.", "Hi!"),
          ("List three fruits, all lowercase, as bullet points.", "- apple\n- pear\n- plum"),
@@ -38,7 +39,7 @@ def test_sft_loss_equals_the_full_logits_nll_and_its_gradient(policy, tokenizer)
     expected = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad(set_to_none=True)
 
-    loss = sft_loss(*CompletionLogprobs(model, torch.device("cpu"))(examples))
+    loss = sft_loss(*CompletionLogprobs(model)([ids for ids, _ in examples], [p for _, p in examples]))
     loss.backward()
     assert loss.item() == pytest.approx(reference.item(), rel=1e-10)
     for name, p in model.named_parameters():
