@@ -3,8 +3,9 @@
 Per policy, on held-out prompts, eval.samples_per_prompt completions each at eval.temperature: win
 rate against SFT (95% Wilson interval over prompts, ties counted as half) as judged by the simulated
 labeler where a prompt has constraints and by the reward model where it has none, constraint
-satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples; plus
-the RM's held-out accuracy and the alignment tax (perplexity on held-out general text). Writes
+satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples (SFT's
+own is 0 by definition, not sampled); plus the RM's held-out accuracy and the alignment tax
+(perplexity on held-out general text). Writes
 report.md (headed by the run's identity: run, base model, data, seeds, config hash, judge),
 metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
 SFT, sides at random, one pair per prompt) go to Label Studio, and their answers become a human win
@@ -168,15 +169,16 @@ def evaluate(config: Config) -> dict:
                                                 max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature,
                                                 n=n, seed=cfg.seed)
             texts = gen.texts
-            if cfg.temperature != 1.0:
+            is_reference = name == "SFT"  # KL 0 by definition: no temperature-1 samples, no LogProbs
+            if cfg.temperature != 1.0 and not is_reference:
                 gen = policy_client.generate_pinned(model.state_dict, prompt_ids=prompt_ids,
                                                     max_new_tokens=cfg.max_new_tokens, temperature=1.0, n=n,
                                                     seed=cfg.seed)
             # Score and LogProbs at the same time, as PPO calls them: on one machine each service
             # computes on one thread, so one after the other would leave a core idle.
             scores = pool.submit(reward_client.score, [r["prompt"] for r in judged], texts)
-            kl = pool.submit(sampled_kl, reference_client, judged_ids, gen)
-            scores, kl = scores.result(), kl.result()
+            kl = None if is_reference else pool.submit(sampled_kl, reference_client, judged_ids, gen)
+            scores, kl = scores.result(), 0.0 if kl is None else kl.result()
             sat = [satisfaction(judged[i]["constraints"], texts[i]) for i in constrained]
             met_by_type: dict[str, list[bool]] = {}
             for i in constrained:
@@ -326,7 +328,7 @@ def render_report(report: dict, plots: list[str]) -> str:
            if report["constrained_prompts"] else "no prompt has constraints to check; ")
         + ("KL estimated on the same samples" if run["temperature"] == 1.0 else
            "KL estimated on a second sample at temperature 1 (the policy's own distribution)")
-        + " (SFT's own row, 0 in exact arithmetic, shows the estimate's rounding noise); "
+        + " (SFT's own is 0 by definition); "
         + f"perplexity on {report['general_texts']} held-out general texts "
         f"(the alignment tax).", "",
         "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",

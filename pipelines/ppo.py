@@ -37,8 +37,8 @@ from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
-from rlhf.models import (decoder_layers, freeze_lower_layers, load_policy, load_reward_model, load_tokenizer, lora,
-                         token_scores, tokenizer_fingerprint)
+from rlhf.models import (FrozenLower, decoder_layers, freeze_lower_layers, load_policy, load_reward_model,
+                         load_tokenizer, lora, token_scores, tokenizer_fingerprint)
 from rlhf.models.scoring import CompletionLogprobs, instruction_ids, left_pad
 
 
@@ -89,6 +89,8 @@ class Experience:
     gen_logprobs: torch.Tensor    # (B, C) the generator's log-probs, kept only to report their drift
     old_logprobs: torch.Tensor    # (B, C) log pi_old(token), the trainer's own forward
     old_values: torch.Tensor      # (B, C) V(state before the token)
+    policy_lower: torch.Tensor | None  # (B, L, D) the policy's frozen layers' output (L: longest sequence)
+    value_lower: torch.Tensor | None   # (B, L, D) the value model's (None: no frozen layers to reuse)
     rewards: torch.Tensor         # (B, C) -beta * (logp - logp_ref), plus the score on the last token
     advantages: torch.Tensor      # (B, C) GAE, whitened over every rank's valid tokens
     returns: torch.Tensor         # (B, C) advantages (before whitening) + old values
@@ -105,18 +107,30 @@ def right_align(x: torch.Tensor | list, width: int) -> torch.Tensor:
 
 class CompletionValues(torch.nn.Module):
     """V(state before each completion token) (B, C): the value model's scalar head at the position
-    that predicts the token. A module so DDP sees, and syncs, this forward."""
+    that predicts the token. A module so DDP sees, and syncs, this forward. With `frozen`, as
+    `CompletionLogprobs`: runs the layers above the frozen ones and returns the frozen ones' output."""
 
-    def __init__(self, model: torch.nn.Module, pad_token_id: int, device: torch.device):
+    def __init__(self, model: torch.nn.Module, pad_token_id: int, device: torch.device,
+                 frozen: FrozenLower | None = None):
         super().__init__()
         self.model = model
         self.pad_token_id = pad_token_id
         self.device = device
+        self.frozen = frozen
 
-    def forward(self, rollouts: Rollouts) -> torch.Tensor:
+    def forward(self, rollouts: Rollouts, lower: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         input_ids, attention_mask = left_pad(rollouts.sequences, self.pad_token_id, self.device)
         end, width = input_ids.shape[1], rollouts.width
-        return token_scores(self.model, input_ids, attention_mask)[:, end - width - 1:end - 1].float()
+        if self.frozen is None:
+            return token_scores(self.model, input_ids, attention_mask)[:, end - width - 1:end - 1].float(), None
+        hidden = self.frozen.hidden(input_ids, attention_mask, lower)
+        with self.frozen.upper():
+            scores = token_scores(self.model, input_ids, attention_mask, hidden)
+        return scores[:, end - width - 1:end - 1].float(), hidden
+
+
+def rows_of(x: torch.Tensor | None, idx: list[int]) -> torch.Tensor | None:
+    return None if x is None else x[idx]
 
 
 def all_mean(value: float, world: int) -> float:
@@ -141,9 +155,16 @@ class Trainer:
             lora.add_adapters(self.policy, cfg.lora)
             lora.add_adapters(self.value_model, cfg.lora, trainable=["score"])
         models = {"policy": self.policy, "value model": self.value_model}
-        frozen = {name: freeze_lower_layers(model, cfg.frozen_fraction) for name, model in models.items()}
-        self.logprobs = CompletionLogprobs(self.policy, self.device)
-        self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device)
+        frozen = {name: FrozenLower(model, freeze_lower_layers(model, cfg.frozen_fraction))
+                  for name, model in models.items()}
+        # Frozen layers compute the same output in every forward over a step's rollouts: it is kept
+        # from the old log-probs' and values' forwards, and the training forwards start above it.
+        split = {name: part if part.supported else None for name, part in frozen.items()}
+        # And when the RM froze the same layers of the same SFT model, the value model's frozen part
+        # is the policy's: it runs once for both.
+        self.shared_lower = frozen["policy"].computes_as(frozen["value model"])
+        self.logprobs = CompletionLogprobs(self.policy, self.device, split["policy"])
+        self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device, split["value model"])
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
         # the policy. Under FSDP2 the wrappers are the roots, so self.logprobs is sharded as well.
         options = dict(device=self.device, world=self.world, bf16=cfg.bf16_autocast)
@@ -153,9 +174,12 @@ class Trainer:
         self.base_revision = parallel.revision(self.policy, "base") if cfg.lora.rank else ""
         for name, model in models.items():
             local, total = parallel.held_parameters(model)
+            reuse = "their output computed once per step" if split[name] else "run in every forward"
+            if self.shared_lower and name == "value model":
+                reuse = "the policy's, computed once per step for both"
             print(f"ppo: rank {self.rank} of {self.world} ({cfg.parallel.strategy}) holds {local} of {total} {name} "
-                  f"parameters; the lowest {frozen[name]} of {len(decoder_layers(model))} decoder layers frozen",
-                  flush=True)
+                  f"parameters; the lowest {frozen[name].frozen} of {len(decoder_layers(model))} decoder layers "
+                  f"frozen{f' ({reuse})' if frozen[name].frozen else ''}", flush=True)
         self.policy_opt = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad],
                                             lr=cfg.learning_rate, weight_decay=0.0, fused=True)  # as SFT's
         self.value_opt = torch.optim.AdamW([p for p in self.value_model.parameters() if p.requires_grad],
@@ -354,14 +378,16 @@ class Trainer:
         scores = torch.tensor(scores, device=self.device)
         ref_logprobs = right_align(reference.logprobs, width).to(self.device)
         with torch.no_grad(), autocast(cfg.bf16_autocast):
-            old_logprobs = self.logprobs(rollouts.sequences, rollouts.prompt_lengths)[0].float()
-            old_values = self.values(rollouts)
+            old_logprobs, _, policy_lower = self.logprobs(rollouts.sequences, rollouts.prompt_lengths)
+            old_values, value_lower = self.values(rollouts, policy_lower if self.shared_lower else None)
+        old_logprobs = old_logprobs.float()
         rewards = algo.kl_penalty_rewards(scores, old_logprobs, ref_logprobs, mask, self.kl_ctl.value)
         advantages, returns = algo.gae_advantages(rewards, old_values, mask, cfg.gamma, cfg.lam)
         advantages = algo.masked_whiten(advantages, mask, total=lambda t: parallel.all_sum(t).to(t))
         return Experience(records=records, texts=gen.texts, rollouts=rollouts, mask=mask, scores=scores,
                           ref_logprobs=ref_logprobs, gen_logprobs=right_align(gen.logprobs, width).to(self.device),
-                          old_logprobs=old_logprobs, old_values=old_values, rewards=rewards, advantages=advantages,
+                          old_logprobs=old_logprobs, old_values=old_values, policy_lower=policy_lower,
+                          value_lower=value_lower, rewards=rewards, advantages=advantages,
                           returns=returns, times={"time_generate": t1 - t0, "time_score_reference": t2 - t1,
                                                   "time_forward": time.perf_counter() - t2})
 
@@ -400,8 +426,9 @@ class Trainer:
                         # PPO-ptx rows share the policy's forward pass: DDP allows one forward per backward.
                         with autocast(cfg.bf16_autocast):
                             rows = mb + mb_ptx if mb_ptx else mb
-                            all_logprobs = self.policy_ddp(rows.sequences, rows.prompt_lengths)[0]
-                            values = right_align(self.value_ddp(mb), width)
+                            all_logprobs = self.policy_ddp(rows.sequences, rows.prompt_lengths,
+                                                           rows_of(exp.policy_lower, idx))[0]
+                            values = right_align(self.value_ddp(mb, rows_of(exp.value_lower, idx))[0], width)
                         # Completions are right-aligned, so the minibatch's columns are the rollout's last ones.
                         logprobs = right_align(all_logprobs[:len(idx)].float(), width)
                         pg_loss, pg_stats = algo.policy_loss(logprobs, exp.old_logprobs[idx], exp.advantages[idx],

@@ -98,7 +98,7 @@ def train_sft(config: Config) -> Path:
         for i, part in enumerate(micro):
             with parallel.grad_sync(module, i == len(micro) - 1):
                 with autocast(cfg.bf16_autocast):
-                    logprobs, mask = module([ids for ids, _ in part], [p for _, p in part])
+                    logprobs, mask, _ = module([ids for ids, _ in part], [p for _, p in part])
                 nll = sft_loss(logprobs, mask, normalizer)
                 nll.backward()
             loss_sum += nll.item()

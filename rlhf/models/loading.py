@@ -3,9 +3,11 @@ fingerprints services report in GetInfo."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
@@ -37,6 +39,84 @@ def freeze_lower_layers(model: PreTrainedModel, fraction: float) -> int:
     return frozen
 
 
+class FrozenLower:
+    """A decoder run in two parts: the token embeddings with its lowest `frozen` layers, and the
+    layers above them from the lower part's output. While those stay frozen, a trainer computes the
+    lower part once per batch (`hidden`) and reuses it in every forward over the batch (`upper`).
+
+    `supported` is False when there is nothing frozen, or the model does not keep its decoder
+    layers as `base_model.layers` with a final `base_model.norm` (as Llama, Mistral and Qwen do); the
+    caller then runs the whole model. Build it before DDP / FSDP2 wrap the model."""
+
+    def __init__(self, model: PreTrainedModel, frozen: int):
+        self.model, self.frozen = model, frozen
+        base = model.base_model
+        layers = getattr(base, "layers", None)
+        self.supported = (0 < frozen < len(decoder_layers(model)) and isinstance(layers, torch.nn.ModuleList)
+                          and list(layers) == decoder_layers(model) and hasattr(base, "norm"))
+
+    def computes_as(self, other: "FrozenLower") -> bool:
+        """Whether `other`'s frozen part computes exactly what this one does: the same token
+        embeddings and frozen layers, weight for weight (a LoRA adapter there must be zero, as it
+        stays while frozen), and the same output on a probe (norms, rotary settings). So it is for a
+        PPO value model from a reward model that froze the same layers of the same SFT model."""
+        if not (self.supported and other.supported and self.frozen == other.frozen):
+            return False
+        mine, theirs = self._weights(), other._weights()
+        if mine is None or theirs is None or mine.keys() != theirs.keys():
+            return False
+        if not all(torch.equal(mine[name], theirs[name]) for name in mine):
+            return False
+        probe = torch.arange(1, 9, device=self.model.device)[None]
+        ones = torch.ones_like(probe)
+        return torch.equal(self.hidden(probe, ones), other.hidden(probe.to(other.model.device), ones))
+
+    def _weights(self) -> dict[str, torch.Tensor] | None:
+        """The frozen part's weights by name, LoRA adapters left out; None if an adapter is not zero."""
+        modules = [self.model.get_input_embeddings(), *list(self.model.base_model.layers)[:self.frozen]]
+        named = [(f"{i}.{name}", p) for i, module in enumerate(modules) for name, p in module.named_parameters()]
+        if any(p.any() for name, p in named if "lora_B" in name):
+            return None
+        return {name: p for name, p in named if "lora_" not in name}
+
+    @contextlib.contextmanager
+    def _only(self, layers: slice, final_norm: bool) -> Iterator[None]:
+        """The base model's forward runs only `layers` (and no final norm unless `final_norm`)."""
+        base = self.model.base_model
+        all_layers, norm = base.layers, base.norm
+        base.layers = torch.nn.ModuleList(list(all_layers)[layers])
+        if not final_norm:
+            base.norm = torch.nn.Identity()
+        try:
+            yield
+        finally:
+            base.layers, base.norm = all_layers, norm
+
+    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+               lower: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, D): the frozen layers' output for the left-padded batch (`input_ids`, `attention_mask`),
+        without autograd (nothing below trains). `lower`, when given, holds it for the first rows:
+        an earlier call's output over a batch they were part of, left-padded to any width at least
+        theirs; only the other rows run."""
+        width, known = input_ids.shape[1], 0 if lower is None else len(lower)
+        parts = []
+        if known:  # Right-aligned rows: the columns cut or added on the left are padding.
+            lower = lower[:, -width:]
+            parts.append(torch.nn.functional.pad(lower, (0, 0, width - lower.shape[1], 0)))
+        if known < len(input_ids):
+            ids, mask = input_ids[known:], attention_mask[known:]
+            positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+            with torch.no_grad(), self._only(slice(0, self.frozen), final_norm=False):
+                parts.append(self.model.base_model(input_ids=ids, attention_mask=mask,
+                                                   position_ids=positions).last_hidden_state)
+        return torch.cat([part.to(parts[0].dtype) for part in parts])
+
+    def upper(self) -> contextlib.AbstractContextManager:
+        """Context in which `model(inputs_embeds=hidden, ...)` runs only the layers above the frozen
+        ones (and the heads) on `hidden`'s output."""
+        return self._only(slice(self.frozen, None), final_norm=True)
+
+
 def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     """Loads a tokenizer for batched generation: left padding, a pad token always set."""
     tokenizer = AutoTokenizer.from_pretrained(str(path))
@@ -57,12 +137,15 @@ def load_reward_model(path: str | Path, dtype: torch.dtype = torch.float32) -> P
     return model.eval()
 
 
-def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
     """The scalar head applied at every position: (B, L). The reward of a sequence is its value at
-    the last attended token (`last_token_scores`); PPO uses every position as the value estimate."""
+    the last attended token (`last_token_scores`); PPO uses every position as the value estimate.
+    `inputs_embeds` (B, L, D), when given, replaces the token embeddings of `input_ids` (see
+    `FrozenLower.upper`)."""
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-    hidden = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                              position_ids=positions).last_hidden_state
+    tokens = dict(input_ids=input_ids) if inputs_embeds is None else dict(inputs_embeds=inputs_embeds)
+    hidden = model.base_model(**tokens, attention_mask=attention_mask, position_ids=positions).last_hidden_state
     # The RM stage sets reward_offset so SFT demonstrations score mean 0 (InstructGPT does this).
     return model.score(hidden).squeeze(-1) - getattr(model.config, "reward_offset", 0.0)
 

@@ -14,7 +14,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.algos.sft import token_logprobs
-from rlhf.models.loading import format_prompt, last_token_scores
+from rlhf.models.loading import FrozenLower, format_prompt, last_token_scores
 
 
 def reward_inputs(tokenizer: PreTrainedTokenizerBase, prompt: str | list[dict], completion: str) -> str:
@@ -87,8 +87,8 @@ def score_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text
 
 
 def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
-                               prompt_lengths: Sequence[int],
-                               device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                               prompt_lengths: Sequence[int], device: torch.device | None = None,
+                               inputs_embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """log pi(token_t | tokens_<t) of every completion token, as (logprobs, mask), both (B, C) with
     C the longest completion.
 
@@ -99,7 +99,8 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
 
     Runs under the caller's autograd mode and in the model's current train/eval mode, so the PPO
     trainer can differentiate through it; `completion_logprobs` is the inference form. Inputs go
-    to `device` (default: the model's), as in `sequence_scores`.
+    to `device` (default: the model's), as in `sequence_scores`. `inputs_embeds` (B, L, D), when
+    given, replaces the token embeddings of the left-padded sequences (see `FrozenLower.upper`).
     """
     completion_lengths = [len(s) - p for s, p in zip(sequences, prompt_lengths, strict=True)]
     if any(not 0 < p <= len(s) for s, p in zip(sequences, prompt_lengths)):
@@ -108,8 +109,8 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     input_ids, attention_mask = left_pad(sequences, _pad_token_id(model), device or model.device)
     positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
     # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
-    logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
-                   logits_to_keep=width + 1).logits
+    tokens = dict(input_ids=input_ids) if inputs_embeds is None else dict(inputs_embeds=inputs_embeds)
+    logits = model(**tokens, attention_mask=attention_mask, position_ids=positions, logits_to_keep=width + 1).logits
     logprobs = token_logprobs(logits, input_ids[:, input_ids.shape[1] - width - 1:])
     columns = torch.arange(width, device=logprobs.device)
     mask = columns[None, :] >= width - torch.as_tensor(completion_lengths, device=logprobs.device)[:, None]
@@ -118,16 +119,29 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
 
 class CompletionLogprobs(torch.nn.Module):
     """`padded_completion_logprobs` as a module: SFT's loss and PPO's log-probs call the model
-    through it, so DDP sees, and syncs, that forward, and FSDP2 makes it the root."""
+    through it, so DDP sees, and syncs, that forward, and FSDP2 makes it the root.
 
-    def __init__(self, model: PreTrainedModel, device: torch.device | None = None):
+    With `frozen` (the model's frozen lower layers), it runs the layers above them from their output,
+    which it returns too (`FrozenLower.hidden`): PPO passes that back as `lower` in every forward over
+    the same rollouts, so the frozen layers run once per step."""
+
+    def __init__(self, model: PreTrainedModel, device: torch.device | None = None, frozen: FrozenLower | None = None):
         super().__init__()
         self.model = model
         self.device = device
+        self.frozen = frozen
 
-    def forward(self, sequences: Sequence[Sequence[int]],
-                prompt_lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        return padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device)
+    def forward(self, sequences: Sequence[Sequence[int]], prompt_lengths: Sequence[int],
+                lower: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(logprobs, mask) as `padded_completion_logprobs`, and the frozen layers' output (B, L, D)
+        for the left-padded sequences (None without `frozen`)."""
+        if self.frozen is None:
+            return *padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device), None
+        hidden = self.frozen.hidden(*left_pad(sequences, _pad_token_id(self.model), self.device or self.model.device),
+                                    lower)
+        with self.frozen.upper():
+            logprobs, mask = padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device, hidden)
+        return logprobs, mask, hidden
 
 
 def completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],

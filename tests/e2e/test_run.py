@@ -43,7 +43,7 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert set(metrics["policies"]) == {"SFT", "PPO", "PPO-ptx"}
     values = list(numbers({k: v for k, v in metrics.items() if k not in ("examples", "run")}))
     assert values and all(math.isfinite(v) for v in values), metrics
-    assert metrics["policies"]["SFT"]["win_rate"] == 0.5
+    assert metrics["policies"]["SFT"]["win_rate"] == 0.5 and metrics["policies"]["SFT"]["kl_to_sft"] == 0.0
     # The header names what makes the run: base model, data, seeds, config hash, sampling temperature.
     assert f"base model `{tiny_models['policy']}`" in report and "seeds: sft 0, label 0, rm 0, ppo 0, eval 0" in report
     assert "sampled at temperature 0.7" in report and "KL estimated on a second sample at temperature 1" in report
@@ -58,6 +58,9 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     # Each PPO run logged its steps, with the in-training win rate the plot shows.
     rows = [json.loads(line) for line in (run_dir / "models" / "ppo_metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2] and all("win_rate" in r for r in rows)
+    # The RM froze the SFT model's lower layer, so PPO's value model shares the policy's frozen part.
+    assert "value model parameters; the lowest 1 of 2 decoder layers frozen (the policy's, computed once per " \
+        "step for both)" in result.stdout
     timings = json.loads((run_dir / "timings.json").read_text())
     assert set(timings) == {"sft", "label", "rm", "ppo", "ppo_ptx", "eval"}
 
