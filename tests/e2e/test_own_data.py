@@ -1,6 +1,7 @@
 """A team's first real run on its own data, end to end with real service processes: prompts
 without constraints, pairwise and K-way comparisons mixed, chat-form demonstrations, rankings
-imported (label.source=import), through `rlhf run --preset tiny` and `rlhf pipeline run-local`."""
+imported (label.source=import), through `rlhf run --preset tiny` (tests/e2e/test_pipeline_local.py
+runs the same data through `rlhf pipeline run-local`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 
 from tests.e2e.own_data import write_own_data
-from tests.e2e.test_run import ROOT, TINY, numbers
+from tests.e2e.test_run import ROOT, numbers
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -44,32 +45,6 @@ def test_rlhf_run_on_own_data_without_constraints(tmp_path):
     assert "constraints" not in "".join(p.read_text() for p in store.rglob("*.jsonl"))
     # The console log is kept with the run.
     assert "run: done in" in (run_dir / "console.log").read_text()
-
-
-def test_pipeline_run_local_on_own_data(tiny_models, tmp_path):
-    files = write_own_data(tmp_path)
-    params = {"base_model": str(tiny_models["policy"]), "demonstrations_uri": files["demonstrations"],
-              "prompts_uri": files["prompts/train"], "heldout_prompts_uri": files["prompts/heldout"],
-              "comparisons_uri": files["comparisons/train"],
-              "heldout_comparisons_uri": f"file://{files['comparisons/heldout']}", "label_source": "import",
-              "ppo_steps": 2, "beta": "1e-5", "ptx_coef": 0.0, "gpus_per_worker": 0}
-    args = ["pipeline", "run-local", "--run-id", "own", "--set", f"run.runs_dir={tmp_path / 'runs'}"]
-    args += [a for name, value in params.items() for a in ("--param", f"{name}={value}")]
-    args += [a for item in TINY if not item.startswith("ppo.steps=") for a in ("--set", item)]
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-
-    run_dir = tmp_path / "runs" / "pipeline-own"
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert all(math.isfinite(v) for v in metrics.values()) and "rm_heldout_accuracy" in metrics, metrics
-    (run,) = (run_dir / "store" / "records" / "comparisons" / "pipelines").iterdir()
-    pairs = [json.loads(line) for line in (run / "train.jsonl").read_text().splitlines()]
-    assert [len(p["completions"]) for p in pairs] == [3, 2] * 6  # imported, not sampled
-    rows = [json.loads(line) for line in
-            (run_dir / "store" / "pipelines" / run.name / "models/ppo/training_metrics.jsonl").read_text().splitlines()]
-    assert {r["kl_coef"] for r in rows} == {1e-5}  # the KFP float parameter in scientific notation
-    report = (run_dir / "report" / "report.md").read_text()
-    assert "judged by the reward model" in report and str(files["comparisons/train"]) in report
 
 
 def test_bad_settings_fail_before_any_model_loads(tmp_path):

@@ -1,5 +1,6 @@
 """`rlhf pipeline run-local`: the Kubeflow pipeline through kfp.local.SubprocessRunner with tiny
-models; every step starts its services on 127.0.0.1 and hands models on as store URIs."""
+models, on a team's own data (every data URI a pipeline parameter, rankings imported); every step
+starts its services on 127.0.0.1 and hands models on as store URIs."""
 
 from __future__ import annotations
 
@@ -8,21 +9,25 @@ import math
 import subprocess
 import sys
 
+from tests.e2e.own_data import write_own_data
 from tests.e2e.test_run import ROOT, TINY
 
 
-def test_pipeline_runs_locally_and_emits_finite_metrics(tiny_models, tmp_path):
-    cmd = [sys.executable, "-m", "pipelines.cli", "pipeline", "run-local", "--run-id", "e2e",
-           "--set", f"run.runs_dir={tmp_path}", "--param", f"base_model={tiny_models['policy']}",
-           "--param", "k=3", "--param", "ppo_steps=2", "--param", "beta=0.07", "--param", "ptx_coef=0.3",
-           "--param", "gpus_per_worker=0", "--set", "eval.samples_per_prompt=2"]
-    for item in TINY:
-        if not item.startswith(("label.k=", "ppo.steps=")):  # pipeline parameters set these
-            cmd += ["--set", item]
+def test_pipeline_runs_locally_on_own_data_and_emits_finite_metrics(tiny_models, tmp_path):
+    files = write_own_data(tmp_path)
+    params = {"base_model": str(tiny_models["policy"]), "demonstrations_uri": files["demonstrations"],
+              "prompts_uri": files["prompts/train"], "heldout_prompts_uri": files["prompts/heldout"],
+              "comparisons_uri": files["comparisons/train"],
+              "heldout_comparisons_uri": f"file://{files['comparisons/heldout']}", "label_source": "import",
+              "ppo_steps": 2, "beta": "1e-5", "ptx_coef": 0.3, "gpus_per_worker": 0}
+    cmd = [sys.executable, "-m", "pipelines.cli", "pipeline", "run-local", "--run-id", "own",
+           "--set", f"run.runs_dir={tmp_path / 'runs'}", "--set", "eval.samples_per_prompt=2"]
+    cmd += [a for name, value in params.items() for a in ("--param", f"{name}={value}")]
+    cmd += [a for item in TINY if not item.startswith("ppo.steps=") for a in ("--set", item)]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
-    run_dir = tmp_path / "pipeline-e2e"
+    run_dir = tmp_path / "runs" / "pipeline-own"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     expected = {f"{p}_{m}" for p in ("sft", "ppo") for m in
                 ("win_rate", "win_rate_low", "win_rate_high", "kl_to_sft", "reward_mean", "perplexity")}
@@ -38,15 +43,18 @@ def test_pipeline_runs_locally_and_emits_finite_metrics(tiny_models, tmp_path):
                  "models/ppo/model.safetensors", "models/ppo/training_metrics.jsonl", "report/report.md",
                  "report/metrics.json"):
         assert name in stored, sorted(stored)
-    # The markdown report kfp shows in the UI is the evaluation's report.
+    # The markdown report kfp shows in the UI is the evaluation's report; no prompt has constraints,
+    # so the reward model judged, and the report names the imported comparisons.
     markdown = next((run_dir / "kfp").glob("rlhf-alignment-*/evaluate/report")).read_text()
     assert markdown == (runs[0] / "report" / "report.md").read_text() and "| PPO |" in markdown
-    assert "2 completions per prompt and policy" in markdown
-    # PPO ran with the pipeline's parameters, checkpointing under the run's own name.
+    assert "2 completions per prompt and policy" in markdown and "judged by the reward model" in markdown
+    assert str(files["comparisons/train"]) in markdown
+    # PPO ran with the pipeline's parameters (a float in scientific notation too), checkpointing under
+    # the run's own name.
     rows = [json.loads(line) for line in (runs[0] / "models/ppo/training_metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [1, 2] and {r["kl_coef"] for r in rows} == {0.07}
+    assert [r["step"] for r in rows] == [1, 2] and {r["kl_coef"] for r in rows} == {1e-5}
     assert all("ptx_loss" in r for r in rows)
     assert (run_dir / "store" / "checkpoints" / f"pipeline-{runs[0].name}" / "latest.json").exists()
-    # Comparisons of K=3 were labelled into the run's own record sets.
+    # The rankings were imported into the run's own record sets, not sampled: pairwise stored as K = 2.
     comparisons = run_dir / "store" / "records" / "comparisons" / "pipelines" / runs[0].name / "train.jsonl"
-    assert all(len(json.loads(line)["completions"]) == 3 for line in comparisons.read_text().splitlines())
+    assert [len(json.loads(line)["completions"]) for line in comparisons.read_text().splitlines()] == [3, 2] * 6
