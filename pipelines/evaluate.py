@@ -5,9 +5,8 @@ rate against SFT (95% Wilson interval over prompts, ties counted as half) as jud
 labeler where a prompt has constraints and by the reward model where it has none, constraint
 satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples (SFT's
 own is 0 by definition, not sampled); plus the RM's held-out accuracy and the alignment tax
-(perplexity on held-out general text). Writes
-report.md (headed by the run's identity: run, base model, data, seeds, config hash, judge),
-metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
+(perplexity on held-out general text). Writes report.md (headed by the run's identity: run, base
+model, data, seeds, config hash, judge), metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
 SFT, sides at random, one pair per prompt) go to Label Studio, and their answers become a human win
 rate next to the automatic one.
 """
