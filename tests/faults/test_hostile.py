@@ -16,6 +16,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from rlhf.proto.v1 import data_store_pb2, policy_inference_pb2 as pi_pb2, reward_scoring_pb2
+from tests.integration.stack import start_together
 
 BOUND = 2.0
 JSON = {"content-type": "application/json"}
@@ -30,10 +31,9 @@ def store_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def services(start_service, tiny_models, store_dir):
     policy, reward = str(tiny_models["policy"]), str(tiny_models["reward"])
-    return {"policy-inference": start_service("policy-inference", "--model", policy),
-            "reward-scoring": start_service("reward-scoring", "--model", reward),
-            "reference-kl": start_service("reference-kl", "--model", policy),
-            "data-store": start_service("data-store", "--store", f"file://{store_dir}")}
+    return start_together(start_service, {"policy-inference": ["--model", policy], "reward-scoring": ["--model", reward],
+                                          "reference-kl": ["--model", policy],
+                                          "data-store": ["--store", f"file://{store_dir}"]})
 
 
 def healthy(target: str) -> bool:

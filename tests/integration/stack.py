@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from pipelines.processes import ServiceProcess
 from rlhf.clients.data_store import DataStoreClient
 from rlhf.config import Config, LoraConfig
 
@@ -17,6 +19,14 @@ DEMONSTRATIONS = [{"prompt": p["prompt"], "completion": "It is calm and blue."} 
 GENERAL = [{"text": f"Paragraph {i}: the river ran past the old mill and the town slept."} for i in range(16)]
 
 
+def start_together(start_service, args: dict[str, list[str]]) -> dict[str, ServiceProcess]:
+    """start_service(name, *args[name]) for every name at once, as `rlhf run` starts its services
+    (pipelines.processes.start_services): a start is mostly imports and a model load on one core."""
+    with ThreadPoolExecutor(len(args)) as pool:
+        futures = {name: pool.submit(start_service, name, *name_args) for name, name_args in args.items()}
+    return {name: future.result() for name, future in futures.items()}
+
+
 def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *model_args: str,
                 service_args: dict[str, list[str]] | None = None) -> Config:
     """Starts data-store, policy-inference and reference-kl (tiny policy) and reward-scoring (tiny
@@ -24,14 +34,14 @@ def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *m
     the record sets; returns a Config pointing at them."""
     config = Config()
     config.store.uri = f"file://{store_dir}"
-    for name, section, args in (
-            ("data-store", "data_store", ["--store", config.store.uri]),
-            ("policy-inference", "policy_inference", ["--model", str(tiny_models["policy"])]),
-            ("reference-kl", "reference_kl", ["--model", str(tiny_models["policy"])]),
-            ("reward-scoring", "reward_scoring", ["--model", str(tiny_models["reward"])])):
-        proc = start_service(name, *args, *(model_args if section != "data_store" else ()),
-                             *(service_args or {}).get(section, []))
-        getattr(config.services, section).port = int(proc.target.rsplit(":", 1)[1])
+    policy, reward = str(tiny_models["policy"]), str(tiny_models["reward"])
+    args = {"data_store": ["--store", config.store.uri], "policy_inference": ["--model", policy, *model_args],
+            "reference_kl": ["--model", policy, *model_args], "reward_scoring": ["--model", reward, *model_args]}
+    for section, section_args in args.items():
+        section_args += (service_args or {}).get(section, [])
+    started = start_together(start_service, {section.replace("_", "-"): a for section, a in args.items()})
+    for section in args:
+        getattr(config.services, section).port = started[section.replace("_", "-")].port
     with DataStoreClient(f"127.0.0.1:{config.services.data_store.port}") as store:
         store.put_records("prompts/train", "prompts", PROMPTS)
         store.put_records("prompts/heldout", "prompts", PROMPTS[:4])

@@ -13,6 +13,7 @@ from rlhf.clients.policy_inference import PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.models import load_policy
 from rlhf.models.scoring import instruction_ids
+from tests.integration.stack import start_together
 
 
 def float64_logprobs(model, prompt: list[int], completion: list[int]) -> np.ndarray:
@@ -24,8 +25,9 @@ def float64_logprobs(model, prompt: list[int], completion: list[int]) -> np.ndar
 
 @pytest.fixture(scope="module")
 def clients(start_service, tiny_models):
-    policy_server = start_service("policy-inference", "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
-    reference_server = start_service("reference-kl", "--no-bf16-autocast", "--model", str(tiny_models["policy"]))
+    args = ["--no-bf16-autocast", "--model", str(tiny_models["policy"])]
+    servers = start_together(start_service, {"policy-inference": args, "reference-kl": args})
+    policy_server, reference_server = servers["policy-inference"], servers["reference-kl"]
     with PolicyInferenceClient(policy_server.target, timeout=60) as policy_client, \
             ReferenceKLClient(reference_server.target, timeout=60) as reference_client:
         yield policy_client, reference_client
