@@ -382,8 +382,11 @@ class PPOConfig:
     """Passes over each rollout batch (see prompts_per_step: more fresh samples beat a second pass)."""
     minibatch_size: PositiveInt = 4
     """Sequences per PPO minibatch on each worker."""
-    learning_rate: PositiveFloat = 2e-4
-    """AdamW learning rate of the policy (2e-4 suits LoRA adapters; full fine-tuning wants ~1e-5)."""
+    learning_rate: PositiveFloat = 4e-4
+    """AdamW learning rate of the policy's LoRA adapters (full fine-tuning wants ~1e-5). The demo's
+    4e-4 met more constraints than 2e-4 on the validation prompts, three seeds from the same SFT
+    and RM: satisfaction 87.8 against 83.3%, all met 72.8 against 65.0%, win rate 65.8 against
+    64.2%, at twice the KL (8.0 against 4.2 nats)."""
     value_learning_rate: PositiveFloat = 1e-4
     """AdamW learning rate of the value model."""
     kl_coef: NonNegativeFloat = 0.05
