@@ -35,13 +35,12 @@ def start_stack(start_service, tiny_models: dict[str, Path], store_dir: Path, *m
     config = Config()
     config.store.uri = f"file://{store_dir}"
     policy, reward = str(tiny_models["policy"]), str(tiny_models["reward"])
-    args = {"data_store": ["--store", config.store.uri], "policy_inference": ["--model", policy, *model_args],
-            "reference_kl": ["--model", policy, *model_args], "reward_scoring": ["--model", reward, *model_args]}
-    for section, section_args in args.items():
-        section_args += (service_args or {}).get(section, [])
-    started = start_together(start_service, {section.replace("_", "-"): a for section, a in args.items()})
-    for section in args:
-        getattr(config.services, section).port = started[section.replace("_", "-")].port
+    args = {"data-store": ["--store", config.store.uri], "policy-inference": ["--model", policy, *model_args],
+            "reference-kl": ["--model", policy, *model_args], "reward-scoring": ["--model", reward, *model_args]}
+    started = start_together(start_service, {
+        name: [*name_args, *(service_args or {}).get(name.replace("-", "_"), [])] for name, name_args in args.items()})
+    for name, proc in started.items():
+        getattr(config.services, name.replace("-", "_")).port = proc.port
     with DataStoreClient(f"127.0.0.1:{config.services.data_store.port}") as store:
         store.put_records("prompts/train", "prompts", PROMPTS)
         store.put_records("prompts/heldout", "prompts", PROMPTS[:4])
