@@ -6,7 +6,8 @@ labeler where a prompt has constraints and by the reward model where it has none
 satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples (SFT's
 own is 0 by definition, not sampled); plus the RM's held-out accuracy and the alignment tax
 (perplexity on held-out general text). Writes report.md (headed by the run's identity: run, base
-model, data, seeds, config hash, judge), metrics.json and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
+model, data, seeds, config hash, judge), metrics.json, samples.jsonl (every judged answer with its
+RM score and verdict) and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
 SFT, sides at random, one pair per prompt) go to Label Studio, and their answers become a human win
 rate next to the automatic one.
 """
@@ -195,10 +196,11 @@ def evaluate(config: Config) -> dict:
             del model
 
     judges: list[str] = []
+    outcomes: dict[str, list[float]] = {}
     for name, texts in samples.items():
-        outcomes, judges = judge(judged, texts, samples["SFT"], (rewards[name], rewards["SFT"]))
+        outcomes[name], judges = judge(judged, texts, samples["SFT"], (rewards[name], rewards["SFT"]))
         # SFT against itself: 50% by definition (its samples equal, every pair a tie).
-        results[name].update(win_summary(outcomes, n))
+        results[name].update(win_summary(outcomes[name], n))
 
     if human:
         first_samples = {name: texts[::n] for name, texts in samples.items()}  # people judge one pair per prompt
@@ -215,12 +217,19 @@ def evaluate(config: Config) -> dict:
     out = Path(cfg.report_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
+    # Every judged answer, to read why a policy won or lost (metrics.json keeps three examples).
+    (out / "samples.jsonl").write_text("".join(json.dumps({
+        "prompt": record["prompt"], "constraints": record.get("constraints", []), "sample": i % n,
+        "completions": {name: samples[name][i] for name in samples},
+        "rm_scores": {name: rewards[name][i] for name in samples},
+        "outcome_vs_sft": {name: outcomes[name][i] for name in samples if name != "SFT"}},
+        ensure_ascii=False) + "\n" for i, record in enumerate(judged)))
     histories = {name: training_history(d) for name, d in cfg.policies.items()}
     plots = write_plots(out, histories)
     (out / "report.md").write_text(render_report(report, plots))
     print(f"eval: wrote {out / 'report.md'}", flush=True)
     if cfg.report_uri:
-        for name in ["report.md", "metrics.json", *plots]:
+        for name in ["report.md", "metrics.json", "samples.jsonl", *plots]:
             write_uri(f"{cfg.report_uri.rstrip('/')}/{name}", (out / name).read_bytes())
         print(f"eval: uploaded the report to {cfg.report_uri}", flush=True)
     return report

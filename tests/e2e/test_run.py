@@ -53,6 +53,14 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert by_type and set(by_type) <= {"max_words", "min_words", "bullet_count", "sentence_count", "lowercase",
                                         "uppercase", "include_word", "exclude_word", "start_with", "end_with",
                                         "no_commas"}
+    # Every judged answer is kept, and its verdicts add up to the report's win rates and ties.
+    rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["heldout_prompts"] and all(set(r["completions"]) == {"SFT", "PPO", "PPO-ptx"}
+                                                           for r in rows)
+    for name in ("PPO", "PPO-ptx"):
+        verdicts = [r["outcome_vs_sft"][name] for r in rows]
+        assert math.isclose(sum(verdicts) / len(verdicts), metrics["policies"][name]["win_rate"])
+        assert verdicts.count(0.5) == metrics["policies"][name]["ties"]
     for plot in ("reward_mean.png", "kl.png", "win_rate.png"):
         assert (run_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Each PPO run logged its steps, with the in-training win rate the plot shows.
