@@ -85,8 +85,8 @@ class LocalReference:
     def info(self):
         return SimpleNamespace(tokenizer_fingerprint=self.fingerprint)
 
-    def logprobs(self, sequences, prompt_lengths) -> LogProbsResult:
-        return LogProbsResult(logprobs=completion_logprobs(self.model, sequences, prompt_lengths))
+    def logprobs(self, sequences, prompt_lengths, temperature: float = 1.0) -> LogProbsResult:
+        return LogProbsResult(logprobs=completion_logprobs(self.model, sequences, prompt_lengths, temperature))
 
     def close(self) -> None:
         pass

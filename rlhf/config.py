@@ -377,7 +377,10 @@ class PPOConfig:
     max_new_tokens: PositiveInt = 40
     """Completion length limit when sampling."""
     temperature: NonNegativeFloat = 1.0
-    """Sampling temperature, 0 for greedy (1.0 keeps the generator's log-probs those of the policy)."""
+    """Sampling temperature of the rollouts. PPO trains the distribution it samples from,
+    softmax(logits / temperature): its ratio and the reference's log-probs in the KL penalty are
+    taken at this temperature (0, greedy, trains the model's own distribution). The generator's
+    log-probs (`logprob_drift`) are the model's own, so the drift is logged at 1 and greedy only."""
     ppo_epochs: PositiveInt = 1
     """Passes over each rollout batch (see prompts_per_step: more fresh samples beat a second pass)."""
     minibatch_size: PositiveInt = 4

@@ -29,10 +29,12 @@ class ReferenceKLClient(BaseClient):
 
     def logprobs(self, sequences: Sequence[Sequence[int]], prompt_lengths: Sequence[int],
                  policy_logprobs: Sequence[Sequence[float]] | None = None,
-                 timeout: float | None = None) -> LogProbsResult:
+                 timeout: float | None = None, temperature: float = 1.0) -> LogProbsResult:
         """`sequences` are prompt + completion token ids; `prompt_lengths[i]` of them are prompt.
-        `policy_logprobs[i]`, if given, holds one value per completion token of sequence i."""
-        request = reference_kl_pb2.LogProbsRequest(sequences=pack_tokens(sequences), prompt_lengths=list(prompt_lengths))
+        `policy_logprobs[i]`, if given, holds one value per completion token of sequence i. With
+        `temperature`, the log-probs are those of softmax(logits / temperature)."""
+        request = reference_kl_pb2.LogProbsRequest(sequences=pack_tokens(sequences), prompt_lengths=list(prompt_lengths),
+                                                   temperature=temperature)
         if policy_logprobs is not None:
             request.policy_logprobs.CopyFrom(pack_floats(policy_logprobs))
         response = self._unary("LogProbs", request, timeout, work_s=self.config.score_s_per_sequence * len(sequences))

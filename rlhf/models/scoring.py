@@ -88,9 +88,11 @@ def score_texts(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text
 
 def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
                                prompt_lengths: Sequence[int], device: torch.device | None = None,
-                               inputs_embeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                               inputs_embeds: torch.Tensor | None = None,
+                               temperature: float | Sequence[float] = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """log pi(token_t | tokens_<t) of every completion token, as (logprobs, mask), both (B, C) with
-    C the longest completion.
+    C the longest completion; with `temperature` T (one, or one per sequence), of the distribution
+    sampling at T draws from, softmax(logits / T).
 
     Completions are right-aligned: row i's completion fills its last `len(sequences[i]) -
     prompt_lengths[i]` columns and `mask` is True there. With `input_ids, attention_mask =
@@ -111,6 +113,11 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
     tokens = dict(input_ids=input_ids) if inputs_embeds is None else dict(inputs_embeds=inputs_embeds)
     logits = model(**tokens, attention_mask=attention_mask, position_ids=positions, logits_to_keep=width + 1).logits
+    if isinstance(temperature, (int, float)):
+        if temperature != 1.0:
+            logits = logits / temperature
+    else:
+        logits = logits / torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)[:, None, None]
     logprobs = token_logprobs(logits, input_ids[:, input_ids.shape[1] - width - 1:])
     columns = torch.arange(width, device=logprobs.device)
     mask = columns[None, :] >= width - torch.as_tensor(completion_lengths, device=logprobs.device)[:, None]
@@ -125,31 +132,39 @@ class CompletionLogprobs(torch.nn.Module):
     which it returns too (`FrozenLower.hidden`): PPO passes that back as `lower` in every forward over
     the same rollouts, so the frozen layers run once per step."""
 
-    def __init__(self, model: PreTrainedModel, device: torch.device | None = None, frozen: FrozenLower | None = None):
+    def __init__(self, model: PreTrainedModel, device: torch.device | None = None, frozen: FrozenLower | None = None,
+                 temperature: float = 1.0):
         super().__init__()
         self.model = model
         self.device = device
         self.frozen = frozen
+        self.temperature = temperature
 
     def forward(self, sequences: Sequence[Sequence[int]], prompt_lengths: Sequence[int],
-                lower: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """(logprobs, mask) as `padded_completion_logprobs`, and the frozen layers' output (B, L, D)
-        for the left-padded sequences (None without `frozen`)."""
+                lower: torch.Tensor | None = None, temperatures: Sequence[float] | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(logprobs, mask) as `padded_completion_logprobs` at this module's temperature (or each
+        sequence's `temperatures`), and the frozen layers' output (B, L, D) for the left-padded
+        sequences (None without `frozen`)."""
+        temperature = self.temperature if temperatures is None else temperatures
         if self.frozen is None:
-            return *padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device), None
+            return *padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device,
+                                               temperature=temperature), None
         hidden = self.frozen.hidden(*left_pad(sequences, _pad_token_id(self.model), self.device or self.model.device),
                                     lower)
         with self.frozen.upper():
-            logprobs, mask = padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device, hidden)
+            logprobs, mask = padded_completion_logprobs(self.model, sequences, prompt_lengths, self.device, hidden,
+                                                        temperature)
         return logprobs, mask, hidden
 
 
 def completion_logprobs(model: PreTrainedModel, sequences: Sequence[Sequence[int]],
-                        prompt_lengths: Sequence[int]) -> list[np.ndarray]:
+                        prompt_lengths: Sequence[int], temperature: float = 1.0) -> list[np.ndarray]:
     """log pi(token_t | tokens_<t) of each sequence's completion tokens (one float32 array of
-    `len(sequence) - prompt_length` values per sequence), in one batched forward pass."""
+    `len(sequence) - prompt_length` values per sequence; at `temperature`, as in
+    `padded_completion_logprobs`), in one batched forward pass."""
     with torch.inference_mode():
-        logprobs, _ = padded_completion_logprobs(model, sequences, prompt_lengths)
+        logprobs, _ = padded_completion_logprobs(model, sequences, prompt_lengths, temperature=temperature)
     rows = logprobs.cpu().numpy()
     width = rows.shape[1]
     return [rows[i, width - (len(s) - p):].copy() for i, (s, p) in enumerate(zip(sequences, prompt_lengths))]

@@ -4,6 +4,8 @@ Sequences from concurrent callers share forward passes through the runtime's Bat
 
 from __future__ import annotations
 
+import math
+
 import grpc
 import numpy as np
 from transformers import PreTrainedModel
@@ -18,7 +20,7 @@ from services.runtime import TOKENS, Batcher, InvalidArgument, Service, check_si
 
 SERVICE = "reference-kl"
 
-Item = tuple[np.ndarray, int]  # (prompt + completion ids, prompt length)
+Item = tuple[np.ndarray, int, float]  # (prompt + completion ids, prompt length, temperature)
 
 
 class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
@@ -30,13 +32,24 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
         self.max_items = config.max_items
 
         def run_batch(items: list[Item]) -> list[np.ndarray]:
-            return completion_logprobs(model, [ids for ids, _ in items], [length for _, length in items])
+            # Callers' requests share a batch; each temperature takes its own forward.
+            out: list[np.ndarray] = [np.empty(0, np.float32)] * len(items)
+            for temperature in {t for _, _, t in items}:
+                rows = [i for i, item in enumerate(items) if item[2] == temperature]
+                logprobs = completion_logprobs(model, [items[i][0] for i in rows], [items[i][1] for i in rows],
+                                               temperature)
+                for i, values in zip(rows, logprobs):
+                    out[i] = values
+            return out
 
         self.batcher = Batcher.from_config(SERVICE, run_batch, config, cost=lambda item: len(item[0]))
 
     def validate(self, request: reference_kl_pb2.LogProbsRequest) -> tuple[list[Item], list[np.ndarray] | None]:
-        """The request's (sequence, prompt length) items and, if sent, the policy's log-probs;
-        raises InvalidArgument (PackingError for malformed bytes) naming the bad field."""
+        """The request's (sequence, prompt length, temperature) items and, if sent, the policy's
+        log-probs; raises InvalidArgument (PackingError for malformed bytes) naming the bad field."""
+        temperature = request.temperature or 1.0
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise InvalidArgument(f"temperature: must be > 0 (unset or 0: 1), got {request.temperature}")
         sequences = unpack_tokens(request.sequences, "sequences")
         if not sequences:
             raise InvalidArgument("sequences: empty batch; send at least one sequence")
@@ -57,8 +70,9 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
             if not 1 <= prompt_length < len(ids):
                 raise InvalidArgument(f"prompt_lengths[{index}]: {prompt_length} for a sequence of {len(ids)} tokens; "
                                       "must be at least 1 and leave at least one completion token")
+        items = [(ids, length, temperature) for ids, length in zip(sequences, prompt_lengths)]
         if not request.HasField("policy_logprobs"):
-            return list(zip(sequences, prompt_lengths)), None
+            return items, None
         policy = unpack_floats(request.policy_logprobs, "policy_logprobs")
         if len(policy) != len(sequences):
             raise InvalidArgument(f"policy_logprobs: {len(policy)} sequences, expected {len(sequences)} (one per sequence)")
@@ -68,12 +82,12 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
                                       f"{len(ids) - prompt_length} (the completion tokens of sequences[{index}])")
             if not np.isfinite(values).all():
                 raise InvalidArgument(f"policy_logprobs[{index}]: not every value is finite")
-        return list(zip(sequences, prompt_lengths)), policy
+        return items, policy
 
     async def LogProbs(self, request: reference_kl_pb2.LogProbsRequest,
                        context: grpc.aio.ServicerContext) -> reference_kl_pb2.LogProbsResponse:
         items, policy = self.validate(request)
-        TOKENS.labels(SERVICE, "in").inc(sum(len(ids) for ids, _ in items))
+        TOKENS.labels(SERVICE, "in").inc(sum(len(ids) for ids, _, _ in items))
         reference = await self.batcher.submit(items)
         response = reference_kl_pb2.LogProbsResponse(logprobs=pack_floats(reference))
         if policy is not None:

@@ -123,6 +123,24 @@ def test_first_step_policy_matches_reference_and_generator(stack, tiny_models, t
     assert row["logprob_drift"] < 1e-4, row
 
 
+def test_sampling_below_1_trains_the_tempered_policy_and_ptx_at_1(stack, tiny_models, tmp_path):
+    # At 0.7 the trainer's log-probs and the reference's are both softmax(logits / 0.7): KL 0 at step
+    # 1. The ptx rows, in the same forward, are scored by the model's own distribution, so their
+    # loss at step 1 (the same model, the same texts: one minibatch, before any update) does not depend
+    # on the rollout temperature.
+    rows = {}
+    for temperature in (1.0, 0.7):
+        name = f"t{temperature:g}".replace(".", "")
+        config = tiny_ppo(copy.deepcopy(stack), tiny_models, tmp_path / name, steps=1, run_name=name,
+                          temperature=temperature, ptx_coef=0.5, ptx_batch_size=2, minibatch_size=4, bf16_autocast=False,
+                          push_dtype="float32")
+        train_ppo(config)
+        (rows[temperature],) = [json.loads(line) for line in (tmp_path / f"{name}_metrics.jsonl").read_text().splitlines()]
+    assert abs(rows[0.7]["kl"]) < 1e-4, rows[0.7]
+    assert "logprob_drift" not in rows[0.7] and rows[1.0]["logprob_drift"] < 1e-4  # the generator's are at 1
+    assert rows[0.7]["ptx_loss"] == pytest.approx(rows[1.0]["ptx_loss"], abs=1e-4)
+
+
 def test_first_step_kl_is_zero_on_the_default_numeric_path(start_service, tiny_models, tmp_path):
     # The trainer and reference-kl both compute under bf16 autocast where the CPU has native bf16
     # (both in fp32 where not), so the KL penalty starts at 0 instead of at their rounding gap.

@@ -1,13 +1,18 @@
 """The reference-KL service through real gRPC: log-probs equal the in-process reference policy's,
-KL = policy - reference per token with correct sums and mean, bad requests get INVALID_ARGUMENT
+KL = policy - reference per token with correct sums and mean, log-probs at a sampling temperature
+those of softmax(logits / T) in float64, bad requests get INVALID_ARGUMENT
 naming the field. The module's server computes in fp32 (--no-bf16-autocast) so log-probs compare
 exactly; one test checks the default, bf16 autocast where the CPU computes bf16 natively."""
 
 from __future__ import annotations
 
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
 import grpc
 import numpy as np
 import pytest
+import torch
 
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.device import autocast, bf16_is_fast
@@ -52,6 +57,24 @@ def test_logprobs_equal_in_process_reference(client, policy, batch):
     for got, want in zip(result.logprobs, expected):
         np.testing.assert_allclose(got, want, atol=1e-5)
     assert result.kl is None and result.sequence_kl is None and result.mean_kl is None
+
+
+def test_logprobs_at_a_temperature_are_those_of_the_tempered_distribution(client, policy, batch):
+    # A PPO trainer sampling at 0.7 asks for the reference's softmax(logits / 0.7), and two callers
+    # at different temperatures may share a batch on the service.
+    sequences, prompt_lengths = batch
+    with ThreadPoolExecutor(2) as pool:
+        tempered, raw = pool.map(lambda t: client.logprobs(sequences, prompt_lengths, temperature=t), (0.7, 1.0))
+    reference = copy.deepcopy(policy).double()
+    for ids, prompt_length, got, untempered in zip(sequences, prompt_lengths, tempered.logprobs, raw.logprobs):
+        input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
+        with torch.no_grad():
+            logits = reference(input_ids=input_ids).logits[0] / 0.7
+        want = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)[prompt_length - 1:]
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-4)
+        assert np.abs(got - untempered).max() > 1e-2
+    np.testing.assert_allclose(np.concatenate(raw.logprobs),
+                               np.concatenate(completion_logprobs(policy, sequences, prompt_lengths)), atol=1e-5)
 
 
 def test_logprobs_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, policy, batch):
@@ -109,6 +132,10 @@ BAD_REQUESTS = {
     "policy_logprobs count": (request(GOOD, [1, 1], [[-1.0, -1.0, -1.0]]), "policy_logprobs: 1 sequences, expected 2"),
     "policy_logprobs length": (request(GOOD, [1, 1], [[-1.0] * 3, [-1.0] * 3]), "policy_logprobs[1]: 3 values, expected 2"),
     "policy_logprobs not finite": (request(GOOD, [1, 1], [[-1.0] * 3, [-1.0, float("nan")]]), "policy_logprobs[1]: not"),
+    "negative temperature": (reference_kl_pb2.LogProbsRequest(sequences=pack_tokens(GOOD), prompt_lengths=[1, 1],
+                                                              temperature=-0.5), "temperature: must be > 0"),
+    "temperature not finite": (reference_kl_pb2.LogProbsRequest(sequences=pack_tokens(GOOD), prompt_lengths=[1, 1],
+                                                                temperature=float("inf")), "temperature: must be > 0"),
     "policy_logprobs malformed": (reference_kl_pb2.LogProbsRequest(
         sequences=pack_tokens(GOOD), prompt_lengths=[1, 1],
         policy_logprobs=common_pb2.FloatBatch(values=b"\x00" * 6, lengths=[3, 2])), "policy_logprobs: 6 bytes"),

@@ -76,6 +76,23 @@ def test_padded_completion_logprobs_keep_grad_and_align_right(policy, sequences)
     assert (logprobs[~mask] == 0).all()
 
 
+def test_logprobs_at_a_temperature_per_sequence_or_for_all(policy, sequences):
+    # PPO sampling at T trains softmax(logits / T); its ptx rows, in the same forward, stay at 1.
+    seqs, prompt_lengths = sequences
+    reference = copy.deepcopy(policy).double()
+    with torch.no_grad():
+        mixed, mask = padded_completion_logprobs(policy, seqs, prompt_lengths, temperature=[0.5, 1.0, 2.0, 0.7])
+        tempered = completion_logprobs(policy, seqs, prompt_lengths, temperature=0.5)
+    for row, (ids, prompt_length, temperature) in enumerate(zip(seqs, prompt_lengths, [0.5, 1.0, 2.0, 0.7])):
+        input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
+        with torch.no_grad():
+            logits = reference(input_ids=input_ids).logits[0] / temperature
+        want = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)[prompt_length - 1:]
+        np.testing.assert_allclose(mixed[row][mask[row]].numpy(), want.numpy(), atol=1e-4)
+        if temperature == 0.5:
+            np.testing.assert_allclose(tempered[row], want.numpy(), atol=1e-4)
+
+
 def test_score_texts_batched_equal_one_by_one(reward_model, tokenizer):
     texts = [reward_inputs(tokenizer, p, c) for p, c in PAIRS]
     batched = score_texts(reward_model, tokenizer, texts, max_length=1024)

@@ -26,17 +26,17 @@ _sym_db = _symbol_database.Default()
 from rlhf.proto.v1 import common_pb2 as rlhf_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arlhf/v1/reference_kl.proto\x12\x07rlhf.v1\x1a\x14rlhf/v1/common.proto\"\x7f\n\x0fLogProbsRequest\x12&\n\tsequences\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12\x16\n\x0eprompt_lengths\x18\x02 \x03(\r\x12,\n\x0fpolicy_logprobs\x18\x03 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\"\x80\x01\n\x10LogProbsResponse\x12%\n\x08logprobs\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\x1f\n\x02kl\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\x13\n\x0bsequence_kl\x18\x03 \x03(\x02\x12\x0f\n\x07mean_kl\x18\x04 \x01(\x02\x32\x86\x01\n\x0bReferenceKL\x12?\n\x08LogProbs\x12\x18.rlhf.v1.LogProbsRequest\x1a\x19.rlhf.v1.LogProbsResponse\x12\x36\n\x07GetInfo\x12\x17.rlhf.v1.GetInfoRequest\x1a\x12.rlhf.v1.ModelInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1arlhf/v1/reference_kl.proto\x12\x07rlhf.v1\x1a\x14rlhf/v1/common.proto\"\x94\x01\n\x0fLogProbsRequest\x12&\n\tsequences\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.TokenBatch\x12\x16\n\x0eprompt_lengths\x18\x02 \x03(\r\x12,\n\x0fpolicy_logprobs\x18\x03 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\x13\n\x0btemperature\x18\x04 \x01(\x02\"\x80\x01\n\x10LogProbsResponse\x12%\n\x08logprobs\x18\x01 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\x1f\n\x02kl\x18\x02 \x01(\x0b\x32\x13.rlhf.v1.FloatBatch\x12\x13\n\x0bsequence_kl\x18\x03 \x03(\x02\x12\x0f\n\x07mean_kl\x18\x04 \x01(\x02\x32\x86\x01\n\x0bReferenceKL\x12?\n\x08LogProbs\x12\x18.rlhf.v1.LogProbsRequest\x1a\x19.rlhf.v1.LogProbsResponse\x12\x36\n\x07GetInfo\x12\x17.rlhf.v1.GetInfoRequest\x1a\x12.rlhf.v1.ModelInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rlhf.v1.reference_kl_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOGPROBSREQUEST']._serialized_start=61
-  _globals['_LOGPROBSREQUEST']._serialized_end=188
-  _globals['_LOGPROBSRESPONSE']._serialized_start=191
-  _globals['_LOGPROBSRESPONSE']._serialized_end=319
-  _globals['_REFERENCEKL']._serialized_start=322
-  _globals['_REFERENCEKL']._serialized_end=456
+  _globals['_LOGPROBSREQUEST']._serialized_start=62
+  _globals['_LOGPROBSREQUEST']._serialized_end=210
+  _globals['_LOGPROBSRESPONSE']._serialized_start=213
+  _globals['_LOGPROBSRESPONSE']._serialized_end=341
+  _globals['_REFERENCEKL']._serialized_start=344
+  _globals['_REFERENCEKL']._serialized_end=478
 # @@protoc_insertion_point(module_scope)

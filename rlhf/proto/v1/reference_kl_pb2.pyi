@@ -9,14 +9,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class LogProbsRequest(_message.Message):
-    __slots__ = ("sequences", "prompt_lengths", "policy_logprobs")
+    __slots__ = ("sequences", "prompt_lengths", "policy_logprobs", "temperature")
     SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     PROMPT_LENGTHS_FIELD_NUMBER: _ClassVar[int]
     POLICY_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     sequences: _common_pb2.TokenBatch
     prompt_lengths: _containers.RepeatedScalarFieldContainer[int]
     policy_logprobs: _common_pb2.FloatBatch
-    def __init__(self, sequences: _Optional[_Union[_common_pb2.TokenBatch, _Mapping]] = ..., prompt_lengths: _Optional[_Iterable[int]] = ..., policy_logprobs: _Optional[_Union[_common_pb2.FloatBatch, _Mapping]] = ...) -> None: ...
+    temperature: float
+    def __init__(self, sequences: _Optional[_Union[_common_pb2.TokenBatch, _Mapping]] = ..., prompt_lengths: _Optional[_Iterable[int]] = ..., policy_logprobs: _Optional[_Union[_common_pb2.FloatBatch, _Mapping]] = ..., temperature: _Optional[float] = ...) -> None: ...
 
 class LogProbsResponse(_message.Message):
     __slots__ = ("logprobs", "kl", "sequence_kl", "mean_kl")
