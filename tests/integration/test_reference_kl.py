@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import numpy as np
 import pytest
-import torch
 
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.device import autocast, bf16_is_fast
@@ -20,6 +19,7 @@ from rlhf.models import format_prompt, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import completion_logprobs, tokenize_texts
 from rlhf.proto.packing import pack_floats, pack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2
+from tests.unit.test_scoring import float64_completion_logprobs
 
 SERVICE = "reference-kl"
 MAX_LENGTH = 1024  # the tiny models' max_position_embeddings
@@ -67,11 +67,7 @@ def test_logprobs_at_a_temperature_are_those_of_the_tempered_distribution(client
         tempered, raw = pool.map(lambda t: client.logprobs(sequences, prompt_lengths, temperature=t), (0.7, 1.0))
     reference = copy.deepcopy(policy).double()
     for ids, prompt_length, got, untempered in zip(sequences, prompt_lengths, tempered.logprobs, raw.logprobs):
-        input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
-        with torch.no_grad():
-            logits = reference(input_ids=input_ids).logits[0] / 0.7
-        want = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)[prompt_length - 1:]
-        np.testing.assert_allclose(got, want.numpy(), atol=1e-4)
+        np.testing.assert_allclose(got, float64_completion_logprobs(reference, ids, prompt_length, 0.7), atol=1e-4)
         assert np.abs(got - untempered).max() > 1e-2
     np.testing.assert_allclose(np.concatenate(raw.logprobs),
                                np.concatenate(completion_logprobs(policy, sequences, prompt_lengths)), atol=1e-5)

@@ -30,11 +30,11 @@ def sequences(tokenizer) -> tuple[list[np.ndarray], list[int]]:
     return seqs, [len(ids) for ids in prompts] + [1]
 
 
-def float64_completion_logprobs(model, ids: np.ndarray, prompt_length: int) -> np.ndarray:
-    """log softmax of the unpadded float64 logits, read at each completion token."""
+def float64_completion_logprobs(model, ids: np.ndarray, prompt_length: int, temperature: float = 1.0) -> np.ndarray:
+    """log softmax of the unpadded float64 logits (over `temperature`), read at each completion token."""
     input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
     with torch.no_grad():
-        logits = model(input_ids=input_ids).logits[0].double()
+        logits = model(input_ids=input_ids).logits[0].double() / temperature
     logprobs = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)
     return logprobs[prompt_length - 1:].numpy()
 
@@ -84,13 +84,10 @@ def test_logprobs_at_a_temperature_per_sequence_or_for_all(policy, sequences):
         mixed, mask = padded_completion_logprobs(policy, seqs, prompt_lengths, temperature=[0.5, 1.0, 2.0, 0.7])
         tempered = completion_logprobs(policy, seqs, prompt_lengths, temperature=0.5)
     for row, (ids, prompt_length, temperature) in enumerate(zip(seqs, prompt_lengths, [0.5, 1.0, 2.0, 0.7])):
-        input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
-        with torch.no_grad():
-            logits = reference(input_ids=input_ids).logits[0] / temperature
-        want = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)[prompt_length - 1:]
-        np.testing.assert_allclose(mixed[row][mask[row]].numpy(), want.numpy(), atol=1e-4)
+        want = float64_completion_logprobs(reference, ids, prompt_length, temperature)
+        np.testing.assert_allclose(mixed[row][mask[row]].numpy(), want, atol=1e-4)
         if temperature == 0.5:
-            np.testing.assert_allclose(tempered[row], want.numpy(), atol=1e-4)
+            np.testing.assert_allclose(tempered[row], want, atol=1e-4)
 
 
 def test_score_texts_batched_equal_one_by_one(reward_model, tokenizer):
