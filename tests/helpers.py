@@ -1,5 +1,5 @@
-"""Small helpers several test modules share: a free loopback port, one Prometheus sample, and a
-self-signed TLS certificate."""
+"""Small helpers several test modules share: a free loopback port, one Prometheus sample, a
+self-signed TLS certificate, and completion log-probs recomputed in float64."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ import ipaddress
 import socket
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def free_port() -> int:
@@ -52,3 +56,14 @@ def self_signed(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
     key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def float64_completion_logprobs(model, ids: np.ndarray, prompt_length: int, temperature: float = 1.0) -> np.ndarray:
+    """log softmax of the unpadded float64 logits (over `temperature`), read at each completion token."""
+    import torch  # here: the chart and Label Studio tests import this module without needing torch
+
+    input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
+    with torch.no_grad():
+        logits = model(input_ids=input_ids).logits[0].double() / temperature
+    logprobs = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)
+    return logprobs[prompt_length - 1:].numpy()

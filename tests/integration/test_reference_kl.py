@@ -19,7 +19,7 @@ from rlhf.models import format_prompt, tokenizer_fingerprint, weights_revision
 from rlhf.models.scoring import completion_logprobs, tokenize_texts
 from rlhf.proto.packing import pack_floats, pack_tokens
 from rlhf.proto.v1 import common_pb2, reference_kl_pb2
-from tests.unit.test_scoring import float64_completion_logprobs
+from tests.helpers import float64_completion_logprobs
 
 SERVICE = "reference-kl"
 MAX_LENGTH = 1024  # the tiny models' max_position_embeddings

@@ -12,6 +12,7 @@ import torch
 from rlhf.models import format_prompt
 from rlhf.models.scoring import (completion_logprobs, padded_completion_logprobs, reward_inputs, score_texts,
                                  tokenize_texts)
+from tests.helpers import float64_completion_logprobs
 
 PAIRS = [("Say hi.", "Hi!"),
          ("List three fruits, all lowercase, as bullet points.", "- apple\n- pear\n- plum"),
@@ -28,15 +29,6 @@ def sequences(tokenizer) -> tuple[list[np.ndarray], list[int]]:
     rng = np.random.default_rng(0)
     seqs = [np.array(ids) for ids in full] + [rng.integers(0, len(tokenizer), 6)]
     return seqs, [len(ids) for ids in prompts] + [1]
-
-
-def float64_completion_logprobs(model, ids: np.ndarray, prompt_length: int, temperature: float = 1.0) -> np.ndarray:
-    """log softmax of the unpadded float64 logits (over `temperature`), read at each completion token."""
-    input_ids = torch.as_tensor(ids, dtype=torch.long)[None]
-    with torch.no_grad():
-        logits = model(input_ids=input_ids).logits[0].double() / temperature
-    logprobs = torch.log_softmax(logits, -1)[:-1].gather(-1, input_ids[0, 1:, None]).squeeze(-1)
-    return logprobs[prompt_length - 1:].numpy()
 
 
 def test_reward_inputs_is_the_policy_prompt_followed_by_the_completion(tokenizer):
