@@ -34,7 +34,7 @@ from rlhf.clients.base import ServiceError
 from rlhf.clients.policy_inference import Generation, PolicyInferenceClient
 from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
-from rlhf.config import Config, PPOConfig, service_address
+from rlhf.config import Config, service_address
 from rlhf.device import autocast, close_distributed, device, init_distributed
 from rlhf.labelers import SimulatedLabeler
 from rlhf.models import (FrozenLower, decoder_layers, freeze_lower_layers, load_policy, load_reward_model,
@@ -129,13 +129,6 @@ class CompletionValues(torch.nn.Module):
         return scores[:, end - width - 1:end - 1].float(), hidden
 
 
-def sampled_temperature(cfg: PPOConfig) -> float:
-    """The temperature of the policy PPO trains: the one its rollouts are sampled at, so the ratio
-    and the KL penalty are taken between the distributions sampled from; greedy rollouts (0, as the
-    tests sample) train the model's own distribution."""
-    return cfg.temperature or 1.0
-
-
 def rows_of(x: torch.Tensor | None, idx: list[int]) -> torch.Tensor | None:
     return None if x is None else x[idx]
 
@@ -170,7 +163,10 @@ class Trainer:
         # And when the RM froze the same layers of the same SFT model, the value model's frozen part
         # is the policy's: it runs once for both.
         self.shared_lower = frozen["policy"].computes_as(frozen["value model"])
-        self.logprobs = CompletionLogprobs(self.policy, self.device, split["policy"], sampled_temperature(cfg))
+        # The policy PPO trains is the one its rollouts are sampled from, so the ratio and the KL
+        # penalty are taken at that temperature; greedy rollouts (the tests') train the model's own.
+        self.temperature = cfg.temperature or 1.0
+        self.logprobs = CompletionLogprobs(self.policy, self.device, split["policy"], self.temperature)
         self.values = CompletionValues(self.value_model, self.tokenizer.pad_token_id, self.device, split["value model"])
         # Two separately wrapped models, as InstructGPT keeps them: the value model is not a head on
         # the policy. Under FSDP2 the wrappers are the roots, so self.logprobs is sharded as well.
@@ -378,7 +374,7 @@ class Trainer:
         with ThreadPoolExecutor(2) as pool:  # reward and reference at the same time
             scores = pool.submit(self.reward_client.score, [r["prompt"] for r in records], gen.texts)
             reference = pool.submit(self.reference_client.logprobs, rollouts.sequences, rollouts.prompt_lengths,
-                                    temperature=sampled_temperature(cfg))
+                                    temperature=self.temperature)
             scores, reference = scores.result(), reference.result()
         t2 = time.perf_counter()
         width = rollouts.width
@@ -435,7 +431,7 @@ class Trainer:
                         with autocast(cfg.bf16_autocast):
                             rows = mb + mb_ptx if mb_ptx else mb
                             # ptx rows: the model's own distribution, the one pretraining text is scored by.
-                            temperatures = ([sampled_temperature(cfg)] * len(idx) + [1.0] * len(mb_ptx.sequences)
+                            temperatures = ([self.temperature] * len(idx) + [1.0] * len(mb_ptx.sequences)
                                             if mb_ptx else None)
                             all_logprobs = self.policy_ddp(rows.sequences, rows.prompt_lengths,
                                                            rows_of(exp.policy_lower, idx), temperatures)[0]
@@ -495,7 +491,7 @@ class Trainer:
             "response_length": exp.mask.sum(1).mean().item(),
             # The generator's log-probs are the model's own (temperature 1): comparable at 1 and greedy.
             **({"logprob_drift": algo.masked_mean((exp.gen_logprobs - exp.old_logprobs).abs(), exp.mask).item()}
-               if sampled_temperature(cfg) == 1.0 else {}),
+               if self.temperature == 1.0 else {}),
             "policy_version": version,
             **{k: all_mean(float(np.mean(v)), self.world) for k, v in sorted(stats.items())},
             **exp.times, "time_train": t1 - t0, "time_push": t2 - t1, "step_seconds": time.perf_counter() - step_start,

@@ -113,11 +113,9 @@ def padded_completion_logprobs(model: PreTrainedModel, sequences: Sequence[Seque
     # Only the last width + 1 positions predict completion tokens: skip the rest of the LM head.
     tokens = dict(input_ids=input_ids) if inputs_embeds is None else dict(inputs_embeds=inputs_embeds)
     logits = model(**tokens, attention_mask=attention_mask, position_ids=positions, logits_to_keep=width + 1).logits
-    if isinstance(temperature, (int, float)):
-        if temperature != 1.0:
-            logits = logits / temperature
-    else:
-        logits = logits / torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)[:, None, None]
+    scale = torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device).reshape(-1, 1, 1)
+    if (scale != 1).any():
+        logits = logits / scale
     logprobs = token_logprobs(logits, input_ids[:, input_ids.shape[1] - width - 1:])
     columns = torch.arange(width, device=logprobs.device)
     mask = columns[None, :] >= width - torch.as_tensor(completion_lengths, device=logprobs.device)[:, None]

@@ -33,14 +33,12 @@ class ReferenceKLServicer(reference_kl_pb2_grpc.ReferenceKLServicer):
 
         def run_batch(items: list[Item]) -> list[np.ndarray]:
             # Callers' requests share a batch; each temperature takes its own forward.
-            out: list[np.ndarray] = [np.empty(0, np.float32)] * len(items)
+            out: dict[int, np.ndarray] = {}
             for temperature in {t for _, _, t in items}:
                 rows = [i for i, item in enumerate(items) if item[2] == temperature]
-                logprobs = completion_logprobs(model, [items[i][0] for i in rows], [items[i][1] for i in rows],
-                                               temperature)
-                for i, values in zip(rows, logprobs):
-                    out[i] = values
-            return out
+                out.update(zip(rows, completion_logprobs(model, [items[i][0] for i in rows],
+                                                         [items[i][1] for i in rows], temperature)))
+            return [out[i] for i in range(len(items))]
 
         self.batcher = Batcher.from_config(SERVICE, run_batch, config, cost=lambda item: len(item[0]))
 
