@@ -516,7 +516,8 @@ class LabelConfig:
     k: Annotated[int, Range(min=2, max=9)] = 4
     """Completions ranked per prompt (2..9). The demo ranks 4: with 8 (4.7 times the preferred pairs,
     about twice the label and RM time) its RM ordered 67.8% of the K=8 validation pairs, the K=4 RM
-    68.2% of the same pairs."""
+    68.2% of the same pairs; with 6 (twice the pairs) 71.2% of the K=4 validation pairs, the K=4 RM
+    81.3% (docs/demo-results.md)."""
     max_new_tokens: PositiveInt = 40
     """Completion length limit."""
     temperature: NonNegativeFloat = 1.0
