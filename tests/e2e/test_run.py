@@ -46,7 +46,7 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert metrics["policies"]["SFT"]["win_rate"] == 0.5 and metrics["policies"]["SFT"]["kl_to_sft"] == 0.0
     # The header names what makes the run: base model, data, seeds, config hash, sampling temperature.
     assert f"base model `{tiny_models['policy']}`" in report and "seeds: sft 0, label 0, rm 0, ppo 0, eval 0" in report
-    assert "sampled at temperature 0.7" in report and "KL estimated on a second sample at temperature 1" in report
+    assert "sampled at temperature 1" in report and "KL estimated on the same samples" in report
     # The demo's prompts have constraints: the labeler judged, and each constraint type is reported.
     assert metrics["run"]["judge"] == "simulated labeler" and "Constraint satisfaction by type" in report
     by_type = metrics["policies"]["PPO"]["satisfaction_by_type"]
@@ -55,8 +55,9 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
                                         "no_commas"}
     # Every judged answer is kept, and its verdicts add up to the report's win rates and ties.
     rows = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
-    assert len(rows) == metrics["heldout_prompts"] and all(set(r["completions"]) == {"SFT", "PPO", "PPO-ptx"}
-                                                           for r in rows)
+    samples_per_prompt = metrics["run"]["samples_per_prompt"]  # the default: 4 per prompt
+    assert samples_per_prompt == 4 and len(rows) == metrics["heldout_prompts"] * samples_per_prompt
+    assert all(set(r["completions"]) == {"SFT", "PPO", "PPO-ptx"} for r in rows)
     for name in ("PPO", "PPO-ptx"):
         verdicts = [r["outcome_vs_sft"][name] for r in rows]
         assert math.isclose(sum(verdicts) / len(verdicts), metrics["policies"][name]["win_rate"])
