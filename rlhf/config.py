@@ -369,7 +369,8 @@ class PPOConfig:
     """Rollout steps (each: sample, score, PPO epochs, weight push); 0 only pushes and saves the
     initial policy. The demo's 10 keep `make demo` under 20 minutes on 2 cores; on the validation
     prompts 12 gained a little more over SFT (satisfaction +9.8 / +9.2 points with PPO / PPO-ptx
-    against +8.4 / +5.9) for 156 s more."""
+    against +8.4 / +5.9) for 156 s more, and 14 won 70.8 against 69.4% over three seeds, turning ties
+    into wins, for about 80 s more (docs/demo-results.md, w14)."""
     prompts_per_step: PositiveInt = 16
     """Prompts per rollout step across all workers (split evenly by rank). On the demo's validation
     prompts, 16 prompts x 1 epoch beat 8 x 2 for 20% more time (satisfaction +13.6 points over SFT
