@@ -74,17 +74,19 @@ def test_logprobs_at_a_temperature_are_those_of_the_tempered_distribution(client
 
 
 def test_logprobs_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, policy, batch):
-    sequences, prompt_lengths = batch
+    # One sequence a request: under bf16 a row's log-probs depend on the padded shape of its batch
+    # (up to ~1e-3 nats here), and the service's batcher groups the items of one request by timing.
+    pairs = list(zip(*batch))
     proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))  # the default: bf16_autocast true
     with ReferenceKLClient(proc.target, timeout=30) as bf16_client:
-        got = np.concatenate(bf16_client.logprobs(sequences, prompt_lengths).logprobs)
+        got = np.concatenate([bf16_client.logprobs([s], [p]).logprobs[0] for s, p in pairs])
     proc.terminate()
-    fp32 = np.concatenate(completion_logprobs(policy, sequences, prompt_lengths))
+    fp32 = np.concatenate([completion_logprobs(policy, [s], [p])[0] for s, p in pairs])
     if not bf16_is_fast():  # emulated bf16 would be slower: the service stays in fp32
         np.testing.assert_allclose(got, fp32, atol=1e-5)
         return
     with autocast(True):
-        bf16 = np.concatenate(completion_logprobs(policy, sequences, prompt_lengths))
+        bf16 = np.concatenate([completion_logprobs(policy, [s], [p])[0] for s, p in pairs])
     np.testing.assert_allclose(got, bf16, atol=1e-4)
     assert np.abs(got - fp32).max() > 5e-4, "the service did not compute in bf16"
 

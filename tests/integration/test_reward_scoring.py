@@ -58,16 +58,19 @@ def test_score_equals_in_process_reward_model(server, client, reward_model, toke
 
 
 def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, reward_model, tokenizer):
+    # One pair a request: under bf16 a row's score depends on the padded shape of its batch, and
+    # the service's batcher groups the items of one request by timing.
+    pairs = list(zip(PROMPTS, COMPLETIONS))
     proc = start_service(SERVICE, "--model", str(tiny_models["reward"]))  # the default: bf16_autocast true
     with RewardScoringClient(proc.target, timeout=30) as bf16_client:
-        scores = np.array(bf16_client.score(PROMPTS, COMPLETIONS))
+        scores = np.array([bf16_client.score([p], [c])[0] for p, c in pairs])
     proc.terminate()
-    fp32 = np.array(in_process(reward_model, tokenizer, PROMPTS, COMPLETIONS))
+    fp32 = np.array([in_process(reward_model, tokenizer, [p], [c])[0] for p, c in pairs])
     if not bf16_is_fast():  # emulated bf16 would be slower: the service stays in fp32
         np.testing.assert_allclose(scores, fp32, atol=1e-5)
         return
     with autocast(True):
-        bf16 = np.array(in_process(reward_model, tokenizer, PROMPTS, COMPLETIONS))
+        bf16 = np.array([in_process(reward_model, tokenizer, [p], [c])[0] for p, c in pairs])
     np.testing.assert_allclose(scores, bf16, atol=1e-4)
     assert np.abs(scores - fp32).max() > 5e-4, "the service did not compute in bf16"
 
