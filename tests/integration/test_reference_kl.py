@@ -74,8 +74,9 @@ def test_logprobs_at_a_temperature_are_those_of_the_tempered_distribution(client
 
 
 def test_logprobs_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, policy, batch):
-    # One sequence a request: under bf16 a row's log-probs depend on the padded shape of its batch
-    # (up to ~1e-3 nats here), and the service's batcher groups the items of one request by timing.
+    # One sequence a request, and each computed alone in-process too: under bf16 a row's log-probs
+    # depend on the shape they are computed in (~1e-3 nats here between batched and alone), so both
+    # sides compute the same shapes whatever the service's batching settings.
     pairs = list(zip(*batch))
     proc = start_service(SERVICE, "--model", str(tiny_models["policy"]))  # the default: bf16_autocast true
     with ReferenceKLClient(proc.target, timeout=30) as bf16_client:

@@ -58,8 +58,8 @@ def test_score_equals_in_process_reward_model(server, client, reward_model, toke
 
 
 def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, tiny_models, reward_model, tokenizer):
-    # One pair a request: under bf16 a row's score depends on the padded shape of its batch, and
-    # the service's batcher groups the items of one request by timing.
+    # One pair a request, and each scored alone in-process too: under bf16 a row's score depends on
+    # the shape it is computed in, so both sides compute the same shapes whatever the batching.
     pairs = list(zip(PROMPTS, COMPLETIONS))
     proc = start_service(SERVICE, "--model", str(tiny_models["reward"]))  # the default: bf16_autocast true
     with RewardScoringClient(proc.target, timeout=30) as bf16_client:
