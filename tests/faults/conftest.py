@@ -35,12 +35,14 @@ def kill(proc: ServiceProcess, sig: int = signal.SIGKILL) -> None:
 @pytest.fixture(scope="module")
 def supervised(tiny_models, tmp_path_factory):
     """(Supervisor, Config): data-store, policy-inference, reference-kl and reward-scoring on tiny
-    models with small record sets, keyed by service name in the supervisor."""
+    models with small record sets, keyed by service name in the supervisor. The model services
+    compute in fp32, where a restarted process answers bit for bit as the one it replaced (the
+    suite compares weights exactly); with bf16 autocast on, a restart once changed them in CI."""
     logs = tmp_path_factory.mktemp("logs")
     with Supervisor() as supervisor:
         def start(name: str, *args: str) -> ServiceProcess:
             supervisor.services[name] = ServiceProcess(name, *args, timeout=120, log_path=Path(logs) / f"{name}.log")
             return supervisor.services[name]
 
-        config: Config = start_stack(start, tiny_models, tmp_path_factory.mktemp("store"))
+        config: Config = start_stack(start, tiny_models, tmp_path_factory.mktemp("store"), "--no-bf16-autocast")
         yield supervisor, config

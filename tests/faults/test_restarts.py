@@ -32,7 +32,8 @@ TIMING = {"time_generate", "time_score_reference", "time_forward", "time_train",
 
 def ppo_config(supervised, tiny_models, out, run_name: str, **overrides):
     _, config = supervised
-    config = tiny_ppo(copy.deepcopy(config), tiny_models, out, run_name=run_name, **{"steps": STEPS, **overrides})
+    config = tiny_ppo(copy.deepcopy(config), tiny_models, out, run_name=run_name,
+                      **{"steps": STEPS, "bf16_autocast": False, **overrides})
     config.clients.backoff_s, config.clients.max_backoff_s = 0.2, 1.0
     return config
 

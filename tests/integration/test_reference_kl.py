@@ -88,8 +88,10 @@ def test_logprobs_under_bf16_autocast_where_the_cpu_computes_bf16(start_service,
         return
     with autocast(True):
         bf16 = np.concatenate([completion_logprobs(policy, [s], [p])[0] for s, p in pairs])
-    np.testing.assert_allclose(got, bf16, atol=1e-4)
-    assert np.abs(got - fp32).max() > 5e-4, "the service did not compute in bf16"
+    # Not bit for bit: bf16 kernels here once moved a few of these log-probs by 5e-4 nats between
+    # the service's process and this one. bf16 against fp32 is about 1.7e-3 at most, 4e-4 on average.
+    np.testing.assert_allclose(got, bf16, atol=1e-3)
+    assert np.abs(got - bf16).mean() < np.abs(got - fp32).mean() / 2, "the service did not compute in bf16"
 
 
 def test_kl_is_policy_minus_reference(client, batch):

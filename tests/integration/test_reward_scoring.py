@@ -10,6 +10,7 @@ import threading
 import grpc
 import numpy as np
 import pytest
+import torch
 
 from rlhf.clients.base import ServiceError
 from tests.helpers import metric
@@ -71,8 +72,12 @@ def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, t
         return
     with autocast(True):
         bf16 = np.array([in_process(reward_model, tokenizer, [p], [c])[0] for p, c in pairs])
-    np.testing.assert_allclose(scores, bf16, atol=1e-4)
-    assert np.abs(scores - fp32).max() > 5e-4, "the service did not compute in bf16"
+    # Within two bf16 steps (2^-10 each at these magnitudes), not bit for bit: bf16 kernels here do
+    # not always repeat a value's last bit from one process to the next.
+    np.testing.assert_allclose(scores, bf16, atol=2e-3)
+    # A score read off a bf16 forward is a bf16 number; an fp32 one almost never is.
+    in_bf16 = lambda values: torch.tensor(values, dtype=torch.float32).bfloat16().float().numpy() == values
+    assert in_bf16(scores).all() and not in_bf16(fp32).any(), "the service did not compute in bf16"
 
 
 def test_concurrent_callers_are_batched(server, client, reward_model, tokenizer):
