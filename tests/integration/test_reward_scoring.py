@@ -72,8 +72,8 @@ def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, t
         return
     with autocast(True):
         bf16 = np.array([in_process(reward_model, tokenizer, [p], [c])[0] for p, c in pairs])
-    # Within two bf16 steps (2^-10 each at these magnitudes), not bit for bit: bf16 kernels here do
-    # not always repeat a value's last bit from one process to the next.
+    # Within two bf16 steps (2^-10 each at these magnitudes), not bit for bit: reference-kl's twin of
+    # this check once saw bf16 results differ between the service's process and this one.
     np.testing.assert_allclose(scores, bf16, atol=2e-3)
     # A score read off a bf16 forward is a bf16 number; an fp32 one almost never is.
     in_bf16 = lambda values: torch.tensor(values, dtype=torch.float32).bfloat16().float().numpy() == values
