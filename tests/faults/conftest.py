@@ -36,8 +36,8 @@ def kill(proc: ServiceProcess, sig: int = signal.SIGKILL) -> None:
 def supervised(tiny_models, tmp_path_factory):
     """(Supervisor, Config): data-store, policy-inference, reference-kl and reward-scoring on tiny
     models with small record sets, keyed by service name in the supervisor. The model services
-    compute in fp32, as the trainer: the suite compares weights bit for bit, and with bf16 autocast
-    on, a run through a reward-scoring restart once ended with other weights in CI."""
+    compute in fp32 (test_restarts.py's trainer too): the suite compares weights bit for bit, and
+    with bf16 autocast on, a run through a reward-scoring restart once ended with other weights in CI."""
     logs = tmp_path_factory.mktemp("logs")
     with Supervisor() as supervisor:
         def start(name: str, *args: str) -> ServiceProcess:

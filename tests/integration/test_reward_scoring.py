@@ -76,7 +76,9 @@ def test_scores_under_bf16_autocast_where_the_cpu_computes_bf16(start_service, t
     # this check once saw bf16 results differ between the service's process and this one.
     np.testing.assert_allclose(scores, bf16, atol=2e-3)
     # A score read off a bf16 forward is a bf16 number; an fp32 one almost never is.
-    in_bf16 = lambda values: torch.tensor(values, dtype=torch.float32).bfloat16().float().numpy() == values
+    def in_bf16(values: np.ndarray) -> np.ndarray:
+        return torch.tensor(values, dtype=torch.float32).bfloat16().float().numpy() == values
+
     assert in_bf16(scores).all() and not in_bf16(fp32).any(), "the service did not compute in bf16"
 
 
