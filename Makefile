@@ -97,6 +97,7 @@ bench: $(STAMP)
 	$(PY) bench/reward_service.py
 	$(PY) bench/sharding.py
 	$(PY) bench/weight_sync.py
+	$(PY) bench/allocator.py
 
 # Generate tokens/s, engine vllm vs hf, on SmolLM2-135M (both engines run in the vLLM environment).
 bench-rollout: $(VLLM_STAMP)

@@ -34,6 +34,7 @@ from pipelines.seeds import run_seeds
 from rlhf.clients.base import ServiceError
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, field_docs, load_config
 from rlhf.data.records import RecordKind
+from rlhf.allocator import keep_freed_memory
 from rlhf.storage import S3Settings, configure, write_uri
 from rlhf.storage.dirs import upload_dir
 
@@ -348,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    keep_freed_memory()  # every command: the run, its stages and services, torchrun's workers
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     try:

@@ -126,15 +126,27 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def _in_own_memory(model: PreTrainedModel) -> PreTrainedModel:
+    """`model` with every weight copied into this process's memory. Loaded from safetensors in the
+    file's dtype, the weights are views of the mapped file: page cache the kernel may drop whenever
+    memory is wanted elsewhere, and read back from disk at the next forward pass (a weight that is
+    never trained, as a frozen layer, a LoRA base or a served model, stays such a view for good).
+    Tied weights stay tied: each parameter is copied once."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            tensor.data = tensor.data.clone()
+    return model
+
+
 def load_policy(path: str | Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
-    return model.eval()
+    return _in_own_memory(model).eval()
 
 
 def load_reward_model(path: str | Path, dtype: torch.dtype = torch.float32) -> PreTrainedModel:
     """A sequence-classification model with one output: the reward (and, per token, the value)."""
     model = AutoModelForSequenceClassification.from_pretrained(str(path), num_labels=1, dtype=dtype)
-    return model.eval()
+    return _in_own_memory(model).eval()
 
 
 def token_scores(model: PreTrainedModel, input_ids: torch.Tensor, attention_mask: torch.Tensor,

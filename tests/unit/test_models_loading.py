@@ -1,10 +1,15 @@
-"""freeze_lower_layers: which parameters a reward model trains."""
+"""Loading models: their weights in the process's own memory; freeze_lower_layers: which
+parameters a reward model trains."""
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from rlhf.models import freeze_lower_layers, load_reward_model
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+from rlhf.models import freeze_lower_layers, load_policy, load_reward_model
 
 
 def trainable(model) -> set[str]:
@@ -33,3 +38,36 @@ def test_a_model_without_named_decoder_layers_is_an_error(tiny_models):
     with pytest.raises(ValueError, match=r"LlamaForSequenceClassification names no decoder layers.*frozen_fraction to 0"):
         freeze_lower_layers(model, 0.5)
     assert freeze_lower_layers(model, 0.0) == 0
+
+
+def file_mappings(path) -> list[tuple[int, int]]:
+    """The address ranges this process maps from the file at `path` (/proc/self/maps)."""
+    ranges = []
+    for line in open("/proc/self/maps"):
+        fields = line.split()
+        if len(fields) >= 6 and fields[5] == str(path):
+            start, end = (int(address, 16) for address in fields[0].split("-"))
+            ranges.append((start, end))
+    return ranges
+
+
+def file_backed(model, path) -> list[str]:
+    """The parameters of `model` whose memory is the mapped file at `path`."""
+    ranges = file_mappings(path)
+    return [name for name, parameter in model.named_parameters()
+            if any(start <= parameter.data_ptr() < end for start, end in ranges)]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads Linux's /proc/self/maps")
+@pytest.mark.parametrize("kind", ["policy", "reward"])
+def test_loaded_weights_live_in_the_process_not_in_the_mapped_file(tiny_models, kind):
+    path = (tiny_models[kind] / "model.safetensors").resolve()
+    load = AutoModelForCausalLM if kind == "policy" else AutoModelForSequenceClassification
+    raw = load.from_pretrained(str(tiny_models[kind]), dtype=torch.float32, **({"num_labels": 1} if kind == "reward" else {}))
+    assert file_backed(raw, path)  # what transformers does: views of the mapped file, droppable page cache
+    loaded = (load_policy if kind == "policy" else load_reward_model)(tiny_models[kind])
+    assert not file_backed(loaded, path)
+    if kind == "policy" and loaded.config.tie_word_embeddings:
+        assert loaded.lm_head.weight is loaded.model.embed_tokens.weight
+    for (name, ours), theirs in zip(loaded.state_dict().items(), raw.state_dict().values()):
+        assert torch.equal(ours, theirs), name
