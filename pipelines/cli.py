@@ -31,10 +31,10 @@ from pipelines.data import import_data, parse_sources
 from pipelines.labelstudio import LabelStudioError
 from pipelines.local import PRESET_DATA, PRESETS, run_local
 from pipelines.seeds import run_seeds
+from rlhf.allocator import keep_freed_memory
 from rlhf.clients.base import ServiceError
 from rlhf.config import Config, ConfigError, RewardServingConfig, ServiceConfig, field_docs, load_config
 from rlhf.data.records import RecordKind
-from rlhf.allocator import keep_freed_memory
 from rlhf.storage import S3Settings, configure, write_uri
 from rlhf.storage.dirs import upload_dir
 
