@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import model_dirs  # noqa: E402
+from pipelines.data import read_source  # noqa: E402
 from pipelines.processes import ServiceProcess, stop_services  # noqa: E402
 from rlhf.allocator import KEEP_FREED_MEMORY_ENV  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient  # noqa: E402
@@ -26,8 +27,8 @@ from rlhf.config import ClientConfig  # noqa: E402
 from rlhf.models import load_policy, load_tokenizer  # noqa: E402
 from rlhf.models.scoring import instruction_ids  # noqa: E402
 
-DEMO_PROMPTS = Path(__file__).resolve().parents[1] / "rlhf" / "data" / "demo" / "prompts_train.jsonl"
 SETTINGS = {"glibc defaults": "0", "keep_freed_memory": "1"}
+PHASES = ("fresh", "after a whole-weight push")
 
 
 def main() -> None:
@@ -37,14 +38,14 @@ def main() -> None:
     args = parser.parse_args()
     policy_dir, _ = model_dirs(args.tiny)
     tokenizer = load_tokenizer(policy_dir)
-    prompts = [json.loads(line)["prompt"] for line in DEMO_PROMPTS.read_text().splitlines()[:16]]
+    prompts = [json.loads(line)["prompt"] for line in read_source("prompts/train", "demo").splitlines()[:16]]
     prompt_ids = instruction_ids(tokenizer, prompts)
     services = {name: ServiceProcess("policy-inference", "--model", str(policy_dir), env={KEEP_FREED_MEMORY_ENV: value})
                 for name, value in SETTINGS.items()}
     seconds: dict[tuple[str, str], list[float]] = {}
     try:
         clients = {name: PolicyInferenceClient(service.target, ClientConfig()) for name, service in services.items()}
-        for phase in ("fresh", "after a whole-weight push"):
+        for phase in PHASES:
             if phase != "fresh":
                 weights = load_policy(policy_dir).state_dict()
                 for client in clients.values():
@@ -61,7 +62,7 @@ def main() -> None:
     finally:
         stop_services(services.values())
     print(f"Generate of {len(prompts)} prompts x 40 new tokens, median of {args.rounds} (seconds):")
-    for phase in ("fresh", "after a whole-weight push"):
+    for phase in PHASES:
         medians = {name: statistics.median(seconds[(phase, name)]) for name in SETTINGS}
         default, kept = medians["glibc defaults"], medians["keep_freed_memory"]
         print(f"  {phase}: glibc defaults {default:.2f}, keep_freed_memory {kept:.2f} "

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from rlhf.allocator import KEEP_FREED_MEMORY_ENV
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt and mallinfo2 are glibc's")
 
 APPLY = "from rlhf.allocator import keep_freed_memory; applied = keep_freed_memory()"
@@ -33,7 +35,7 @@ print(applied, mapped)
 
 def probe(apply: str = APPLY, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items()
-             if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", "LD_PRELOAD", "RLHF_KEEP_FREED_MEMORY")}
+             if not k.startswith("MALLOC_") and k not in ("GLIBC_TUNABLES", "LD_PRELOAD", KEEP_FREED_MEMORY_ENV)}
     result = subprocess.run([sys.executable, "-c", apply + "\n" + PROBE], env={**clean, **env}, capture_output=True, text=True,
                             timeout=60, check=True)
     return result.stdout.strip()
@@ -44,7 +46,7 @@ def test_large_blocks_come_from_the_heap():
 
 
 def test_glibc_defaults_map_them_when_switched_off():
-    assert probe(RLHF_KEEP_FREED_MEMORY="0") == "False 1"
+    assert probe(**{KEEP_FREED_MEMORY_ENV: "0"}) == "False 1"
 
 
 def test_an_allocator_the_user_chose_is_left_alone():
