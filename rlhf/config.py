@@ -365,12 +365,12 @@ class PPOConfig:
     """Also upload the final policy (and training_metrics.jsonl) to this store URI; "" skips."""
     run_name: str = "ppo"
     """Names this run's checkpoints, rollouts and metrics in the store."""
-    steps: NonNegativeInt = 10
+    steps: NonNegativeInt = 16
     """Rollout steps (each: sample, score, PPO epochs, weight push); 0 only pushes and saves the
-    initial policy. The demo's 10 keep `make demo` under 20 minutes on 2 cores; on the validation
-    prompts 12 gained a little more over SFT (satisfaction +9.8 / +9.2 points with PPO / PPO-ptx
-    against +8.4 / +5.9) for 156 s more, and 14 won 70.8 against 69.4% over three seeds, turning ties
-    into wins, for about 80 s more (docs/demo-results.md, w14)."""
+    initial policy. The demo's 16 are as many as keep `make demo` under 20 minutes on 2 cores: on the
+    validation prompts 20 won more than 10 over three seeds (PPO 64.9 against 60.5%, PPO-ptx 64.4
+    against 63.5%), turning ties into wins (docs/demo-results.md, st20), and each step costs about
+    15 s (PPO) and 17 s (PPO-ptx) on the demo's 2-core machine."""
     prompts_per_step: PositiveInt = 16
     """Prompts per rollout step across all workers (split evenly by rank). On the demo's validation
     prompts, 16 prompts x 1 epoch beat 8 x 2 for 20% more time (satisfaction +13.6 points over SFT
@@ -428,7 +428,7 @@ class PPOConfig:
     more to roll back. Each holds both models and their optimizers (about 3.5 GB for SmolLM2-135M)."""
     resume: bool = False
     """Continue from this run's latest checkpoint in the store."""
-    eval_every: NonNegativeInt = 5
+    eval_every: NonNegativeInt = 8
     """Measure held-out win rate against SFT every N steps (for the plots; completions sampled at
     eval.temperature; about 5 s each in the demo); 0 disables."""
     eval_prompts: str = "prompts/heldout"
