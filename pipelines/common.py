@@ -42,9 +42,11 @@ def resolve_model(name: str) -> Path:
 
 
 def config_hash(config: Config) -> str:
-    """12 hex chars of sha256 over the config as the stages see it, less `services` (where the
-    services listen, which `rlhf run` picks at start, is not a setting of the run)."""
-    settings = {section: values for section, values in to_dict(config).items() if section != "services"}
+    """12 hex chars of sha256 over the config as the stages and services see it, less where the
+    services listen (`rlhf run` picks their ports at start: not a setting of the run)."""
+    settings = to_dict(config)
+    settings["services"] = {name: {k: v for k, v in service.items() if k not in ("host", "port")}
+                            for name, service in settings["services"].items()}
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 

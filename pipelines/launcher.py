@@ -185,16 +185,18 @@ def run_in_cluster(job, timeout_s: float, poll_s: int = 15) -> None:
 
 def run_locally(stage: str, args: list[str], config_file: str, models: dict[str, str], log_dir: str) -> None:
     """Runs the stage's command on this machine with `config_file` in place of the release config.
-    The services it calls start on 127.0.0.1 first: the model services serve `models[section]`
-    (a directory or store URI), data-store serves the config's store."""
+    The services it calls start on 127.0.0.1 first, with the same config: the model services serve
+    `models[section]` (a directory or store URI), data-store serves the config's store."""
     from pipelines.common import resolve_model  # torch: only when a stage runs here
 
     config = load_config(config_file)
     spec = STAGES[stage]
     logs = Path(log_dir)
     logs.mkdir(parents=True, exist_ok=True)
-    sources = {section: ["--store", config.store.uri] if section == "data_store" else
-               ["--model", str(resolve_model(models[section]))] for section in spec.services}
+    # With the config file, so its `services.<name>` settings reach the services too.
+    sources = {section: ["--config", config_file, *(["--store", config.store.uri] if section == "data_store" else
+                                                    ["--model", str(resolve_model(models[section]))])]
+               for section in spec.services}
     started = start_services(sources, {section: logs / f"{stage}-{section.replace('_', '-')}.log"
                                        for section in spec.services}, timeout=config.run.service_start_timeout)
     env = {f"RLHF_{section.upper()}_ADDR": proc.target for section, proc in started.items()}

@@ -163,19 +163,14 @@ class Supervisor:
         else:
             _thread.interrupt_main()
 
-# Score and LogProbs run at the same time on one machine: one torch thread each, not two on two cores.
-TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}
-
-
 def start_service(section: str, *args: str, log_path: Path | None = None, timeout: float = 300) -> ServiceProcess:
     """The service of config section `section` on 127.0.0.1 (a free port), as this machine runs it:
     `--engine vllm` runs in the vLLM environment (`make vllm-env`) when this one has no vllm."""
-    threads = ["--torch-threads", str(TORCH_THREADS[section])] if section in TORCH_THREADS else []
     python = sys.executable
     if "--engine" in args and args[args.index("--engine") + 1] == "vllm" and not importlib.util.find_spec("vllm") \
             and VLLM_PYTHON.exists():
         python = str(VLLM_PYTHON)
-    return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, *threads, log_path=log_path,
+    return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, log_path=log_path,
                           timeout=timeout, python=python)
 
 

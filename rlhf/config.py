@@ -85,10 +85,12 @@ class ServiceConfig:
     """Store URI (file://DIR or s3://BUCKET) data-store serves; "" means store.uri."""
     torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
-    services that run at the same time share the cores: give them fewer each."""
+    services that run at the same time share the cores: give them fewer each (`rlhf run` gives
+    reward-scoring and reference-kl 1 where this is 0)."""
     bf16_autocast: bool = True
     """Model services: run forward passes under bf16 autocast where the device computes bf16
-    natively (a GPU; a CPU with AVX512-BF16 or AMX: `rlhf.device.bf16_is_fast`), weights stay fp32.
+    natively (a GPU; a CPU with AVX512-BF16 or AMX where a calibration matmul confirms it:
+    `rlhf.device.bf16_is_fast`, its line in the log), weights stay fp32.
     (policy-inference's vLLM engine ignores it: its dtype is RLHF_VLLM_DTYPE, fp32 by default.)
     On a 2-core EPYC with AVX512-BF16 a PPO step's Score and LogProbs run 1.9x and 1.8x faster and
     its Generate 1.24x (`bench/services.py`); rewards move by bf16 rounding (99% of pairs keep their
@@ -288,7 +290,8 @@ class SFTConfig:
     """Seeds the data order and torch."""
     bf16_autocast: bool = True
     """Run forward/backward under bf16 autocast where the device computes bf16 natively (a GPU; a
-    CPU with AVX512-BF16 or AMX: `rlhf.device.bf16_is_fast`); weights and optimizer stay fp32."""
+    CPU with AVX512-BF16 or AMX where a calibration matmul confirms it: `rlhf.device.bf16_is_fast`,
+    its line in the log); weights and optimizer stay fp32."""
     skip_overlength: bool = False
     """Demonstrations longer than max_length (formatted prompt + completion + EOS) are an error
     naming the set and line, checked before training; true skips and counts them instead."""

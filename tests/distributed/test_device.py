@@ -8,6 +8,11 @@ the CPU fails on mixed devices instead, or trains on the CPU to the end."""
 from __future__ import annotations
 
 import copy
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -74,23 +79,57 @@ def test_evaluation_loads_each_policy_onto_the_chosen_device(stack, tiny_models,
     assert meta
 
 
-@pytest.mark.parametrize("flags, fast", [("fpu avx512f avx512_bf16 sse", True), ("fpu avx512f amx_bf16", True),
-                                         ("fpu avx2 avx512f", False)])
-def test_bf16_autocast_only_where_the_cpu_computes_bf16(flags, fast, tmp_path, monkeypatch, capsys):
-    """Without AVX512-BF16 or AMX, bf16 autocast is emulated and slower than fp32: it stays off,
-    whatever the config asks, and the process says which path it took."""
+@pytest.mark.parametrize("flags, matmul_ms, fast", [
+    ("fpu avx512f avx512_bf16 sse", (5.5, 1.2), True),
+    ("fpu avx512f amx_bf16", (5.5, 1.2), True),
+    ("fpu avx512f amx_bf16", (6.1, 30.3), False),  # the flags, but oneDNN capped below them
+    ("fpu avx2 avx512f", None, False)])
+def test_bf16_autocast_only_where_the_cpu_computes_bf16(flags, matmul_ms, fast, tmp_path, monkeypatch, capsys):
+    """Without AVX512-BF16 or AMX, or where bf16 turns out slower than fp32 anyway, bf16 autocast is
+    emulated and slower than fp32: it stays off, whatever the config asks, and the process says
+    which path it took and the times that decided it."""
     import rlhf.device
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
     monkeypatch.setattr(rlhf.device, "CPUINFO", cpuinfo)
+    calibrations = []
+    monkeypatch.setattr(rlhf.device, "matmul_ms", lambda: calibrations.append(1) or matmul_ms)
     rlhf.device.bf16_is_fast.cache_clear()
     try:
         with rlhf.device.autocast(True):
             dtype = (torch.ones(4, 4) @ torch.ones(4, 4)).dtype
         assert rlhf.device.bf16_is_fast() is fast and dtype == (torch.bfloat16 if fast else torch.float32)
-        assert ("bf16 autocast off" in capsys.readouterr().out) is not fast
+        assert len(calibrations) == (matmul_ms is not None)  # once, and only where the flags allow bf16
+        out = capsys.readouterr().out
+        assert ("bf16 autocast off" in out) is not fast
+        assert matmul_ms is None or f"{matmul_ms[0]:.2f} ms in fp32, {matmul_ms[1]:.2f} ms under bf16" in out
         with rlhf.device.autocast(False):
             assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
     finally:
         rlhf.device.bf16_is_fast.cache_clear()
+
+
+CALIBRATE = "import sys, pathlib, rlhf.device as d; d.CPUINFO = pathlib.Path(sys.argv[1]); print(d.bf16_is_fast())"
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="ONEDNN_MAX_CPU_ISA names x86 instruction sets")
+def test_calibration_finds_emulated_bf16_on_this_cpu(tmp_path):
+    """The real calibration on this CPU, in fresh processes (oneDNN reads its ISA cap once): capped
+    at AVX512_CORE, as on a VM that hides AVX512-BF16 and AMX, bf16 autocast is emulated and
+    measured slower than fp32 even where /proc/cpuinfo lists the flags; uncapped, it is on exactly
+    where this CPU lists them."""
+    listed = tmp_path / "cpuinfo"
+    listed.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16\n")
+
+    def calibrate(cpuinfo: Path, isa: str | None) -> str:
+        env = {name: value for name, value in os.environ.items() if name != "ONEDNN_MAX_CPU_ISA"}
+        env.update({"ONEDNN_MAX_CPU_ISA": isa} if isa else {})
+        return subprocess.run([sys.executable, "-c", CALIBRATE, str(cpuinfo)], env=env, capture_output=True,
+                              text=True, check=True, timeout=120).stdout
+
+    capped = calibrate(listed, "AVX512_CORE")
+    assert capped.splitlines()[-1] == "False" and "fp32 is faster here" in capped, capped
+    native = bool(set(Path("/proc/cpuinfo").read_text().split()) & {"avx512_bf16", "amx_bf16"})
+    uncapped = calibrate(Path("/proc/cpuinfo"), None)
+    assert uncapped.splitlines()[-1] == str(native), uncapped

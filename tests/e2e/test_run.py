@@ -80,3 +80,18 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-4000:]
     assert "sft: wrote" in result.stdout and "seed 0 already finished" in again.stdout and "sft:" not in again.stdout
     assert (tmp_path / "e2e-seeds.md").read_text() == table
+
+
+def test_rlhf_run_gives_the_services_its_settings(tiny_models, tmp_path):
+    """`--set services.<name>.FIELD` reaches the service processes `rlhf run` starts, not only its own
+    stages: a policy-inference that takes at most 2 items a call refuses the label stage's first
+    Generate (prompts x K), and the run stops with the service's error."""
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", "--base-model", str(tiny_models["policy"]),
+           "--run-id", "settings", "--set", f"run.runs_dir={tmp_path}",
+           "--set", "services.policy_inference.max_items=2"]
+    for item in TINY:
+        cmd += ["--set", item]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0 and "items in one call, max 2" in result.stdout + result.stderr, \
+        result.stdout[-4000:] + result.stderr[-4000:]
+    assert "run: sft took" in result.stdout and "run: label took" not in result.stdout
