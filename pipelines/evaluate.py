@@ -328,7 +328,7 @@ def render_report(report: dict, plots: list[str]) -> str:
     lines = [
         "# rlhf-stack evaluation", "",
         f"Run `{run['run_id']}`: base model `{run['base_model']}`, config `{run['config_hash']}` (sha256 of the "
-        f"stages' config), data: {data}; seeds: {seeds}.", "",
+        f"run's settings), data: {data}; seeds: {seeds}.", "",
         f"{report['heldout_prompts']} held-out prompts (`{run['prompts']}`), {sampled}, sampled at temperature "
         f"{run['temperature']:g}; win rate judged by the {run['judge']} against the SFT policy's completion for the "
         f"same prompt, ties counted as half (95% Wilson interval over the prompts); "
