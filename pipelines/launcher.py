@@ -193,12 +193,11 @@ def run_locally(stage: str, args: list[str], config_file: str, models: dict[str,
     spec = STAGES[stage]
     logs = Path(log_dir)
     logs.mkdir(parents=True, exist_ok=True)
-    # With the config file, so its `services.<name>` settings reach the services too.
-    sources = {section: ["--config", config_file, *(["--store", config.store.uri] if section == "data_store" else
-                                                    ["--model", str(resolve_model(models[section]))])]
-               for section in spec.services}
+    sources = {section: ["--store", config.store.uri] if section == "data_store" else
+               ["--model", str(resolve_model(models[section]))] for section in spec.services}
     started = start_services(sources, {section: logs / f"{stage}-{section.replace('_', '-')}.log"
-                                       for section in spec.services}, timeout=config.run.service_start_timeout)
+                                       for section in spec.services}, timeout=config.run.service_start_timeout,
+                             config_file=config_file)
     env = {f"RLHF_{section.upper()}_ADDR": proc.target for section, proc in started.items()}
     try:
         command = [sys.executable, "-m", "pipelines.cli", *spec.command[1:],

@@ -144,11 +144,6 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
     from pipelines.rm import train_rm
     from pipelines.sft import train_sft
 
-    for section in ("reward_scoring", "reference_kl"):
-        # Score and LogProbs run at the same time on one machine: one torch thread each, not two on
-        # two cores, unless the config gives them a number.
-        service = getattr(config.services, section)
-        service.torch_threads = service.torch_threads or 1
     (run_dir / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     print(f"run: {run_dir} (config {config_hash(config)}, base model {config.sft.base_model})", flush=True)
     resolve_model(config.sft.base_model)  # convert the bundled model once, before any clock starts
@@ -164,11 +159,9 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
 
     def serve(**args: list[str]) -> None:
         log_paths = {section: run_dir / "logs" / f"{section.replace('_', '-')}.log" for section in args}
-        # The run's config, so its `services.<name>` settings (--set, --config) reach the services;
-        # the flags after it (host, port, model) are what only this run knows.
-        args = {section: ["--config", str(run_dir / "config.json"), *section_args]
-                for section, section_args in args.items()}
-        services.services.update(start_services(args, log_paths, timeout=config.run.service_start_timeout))
+        # With the run's config, so its `services.<name>` settings (--set, --config) reach the services.
+        services.services.update(start_services(args, log_paths, timeout=config.run.service_start_timeout,
+                                                config_file=run_dir / "config.json"))
         for section in args:
             getattr(config.services, section).host = "127.0.0.1"
             getattr(config.services, section).port = services[section].port

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from rlhf.config import load_config
 from rlhf.listening import parse_listening
 
 VLLM_PYTHON = Path(__file__).resolve().parents[1] / ".venv-vllm" / "bin" / "python"
@@ -163,27 +164,39 @@ class Supervisor:
         else:
             _thread.interrupt_main()
 
-def start_service(section: str, *args: str, log_path: Path | None = None, timeout: float = 300) -> ServiceProcess:
+# Score and LogProbs run at the same time on one machine: one torch thread each, not two on two cores.
+TORCH_THREADS = {"reward_scoring": 1, "reference_kl": 1}
+
+
+def start_service(section: str, *args: str, log_path: Path | None = None, timeout: float = 300,
+                  config_file: str | Path | None = None) -> ServiceProcess:
     """The service of config section `section` on 127.0.0.1 (a free port), as this machine runs it:
-    `--engine vllm` runs in the vLLM environment (`make vllm-env`) when this one has no vllm."""
+    `--engine vllm` runs in the vLLM environment (`make vllm-env`) when this one has no vllm. With
+    `config_file` it reads that config (`--config`), so its `services.<name>` settings reach it, as a
+    pod reads the release's; `args` (model, store, ...) come after it and win. Reward-scoring and
+    reference-kl get TORCH_THREADS unless that config gives them a number."""
+    settings = ["--config", str(config_file)] if config_file else []
+    if section in TORCH_THREADS and not (config_file and getattr(load_config(config_file).services,
+                                                                 section).torch_threads):
+        settings += ["--torch-threads", str(TORCH_THREADS[section])]
     python = sys.executable
     if "--engine" in args and args[args.index("--engine") + 1] == "vllm" and not importlib.util.find_spec("vllm") \
             and VLLM_PYTHON.exists():
         python = str(VLLM_PYTHON)
-    return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *args, log_path=log_path,
+    return ServiceProcess(section.replace("_", "-"), "--host", "127.0.0.1", *settings, *args, log_path=log_path,
                           timeout=timeout, python=python)
 
 
 def start_services(args: dict[str, list[str]], log_paths: dict[str, Path] | None = None,
-                   timeout: float = 300) -> dict[str, ServiceProcess]:
-    """`start_service(section, *args[section])` for every section at once, waiting until all listen:
+                   timeout: float = 300, config_file: str | Path | None = None) -> dict[str, ServiceProcess]:
+    """`start_service(section, *args[section], config_file=...)` for every section at once, waiting until all listen:
     each spends its start importing and loading a model, mostly on one core (four took 18 s at
     once on two cores, 28 s one by one). If one fails, those that started are stopped and its
     error is raised."""
     log_paths = log_paths or {}
     with ThreadPoolExecutor(max(len(args), 1)) as pool:
         futures = {section: pool.submit(start_service, section, *section_args, log_path=log_paths.get(section),
-                                        timeout=timeout)
+                                        timeout=timeout, config_file=config_file)
                    for section, section_args in args.items()}
     started = {section: future.result() for section, future in futures.items() if future.exception() is None}
     failed = [future.exception() for future in futures.values() if future.exception() is not None]

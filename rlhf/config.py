@@ -85,8 +85,8 @@ class ServiceConfig:
     """Store URI (file://DIR or s3://BUCKET) data-store serves; "" means store.uri."""
     torch_threads: NonNegativeInt = 0
     """CPU threads for the model (torch.set_num_threads); 0 keeps torch's default. On one machine,
-    services that run at the same time share the cores: give them fewer each (`rlhf run` gives
-    reward-scoring and reference-kl 1 where this is 0)."""
+    services that run at the same time share the cores: give them fewer each (`rlhf run` and the
+    pipeline's local steps give reward-scoring and reference-kl 1 where this is 0)."""
     bf16_autocast: bool = True
     """Model services: run forward passes under bf16 autocast where the device computes bf16
     natively (a GPU; a CPU with AVX512-BF16 or AMX where a calibration matmul confirms it:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
@@ -42,6 +43,20 @@ def test_when_one_service_fails_to_start_the_others_are_stopped(tmp_path, monkey
                         "reference_kl": ["--model", str(tmp_path / "no-such-model")]}, timeout=120)
     (data_store,) = started  # the one that listened, now stopped
     assert data_store.proc.poll() is not None and data_store.stopping
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_a_service_reads_the_config_file_and_its_thread_default_yields_to_it(tmp_path, tiny_models, threads):
+    """On one machine reference-kl gets one torch thread, unless the config it reads (`--config`,
+    before the flags) gives it a number."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"services": {"reference_kl": {"torch_threads": threads}}}))
+    proc = start_service("reference_kl", "--model", str(tiny_models["policy"]), config_file=config, timeout=120)
+    try:
+        assert proc.args[2:4] == ("--config", str(config))  # after --host 127.0.0.1
+        assert ("--torch-threads" in proc.args) is (threads == 0)
+    finally:
+        proc.terminate()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="this environment has vllm itself")
