@@ -120,8 +120,9 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
                    pad_token_id: int) -> list[Completion]:
     """Samples one completion per item in a single batch: a prefill over the left-padded distinct
     prompts, then one token per step from the KV cache. A row leaves the batch when it samples an
-    EOS token or reaches its own max_new_tokens; the loop ends when every row has. Raises ValueError
-    on an item the model cannot hold (empty prompt, no new tokens, longer than the context)."""
+    EOS token (never as its first: see below) or reaches its own max_new_tokens; the loop ends when
+    every row has. Raises ValueError on an item the model cannot hold (empty prompt, no new tokens,
+    longer than the context)."""
     if not items:
         return []
     _check(items, max_sequence_length(model))
@@ -153,9 +154,17 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     logprobs: list[list[float]] = [[] for _ in items]
     finish: list[str] = [LENGTH] * len(items)
 
+    # An answer is at least one token long: EOS is not a candidate for the first one (vLLM's
+    # min_tokens=1). An empty answer meets no instruction, yet a reward model that never saw one in
+    # its comparisons may score it above real answers, and PPO then learns to say nothing
+    # (docs/demo-results.md). Log-probs stay the model's own, as in every other step.
+    no_eos = torch.tensor(sorted(eos), device=device)
+    first_step = True
     while True:
         rows = active.tolist()
-        chosen = _choose(logits, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
+        candidates = logits.index_fill(1, no_eos, float("-inf")) if first_step else logits
+        first_step = False
+        chosen = _choose(candidates, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
         chosen_logprobs = logits.log_softmax(-1).gather(1, chosen[:, None]).squeeze(1)
         going_on = []
         for index, (row, token, logprob) in enumerate(zip(rows, chosen.tolist(), chosen_logprobs.tolist())):

@@ -10,6 +10,14 @@ from pathlib import Path
 from rlhf.atomic import write_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# SmolLM2's own template opens every conversation that has no system turn with one of its own ("You
+# are a helpful AI assistant named SmolLM, trained by Hugging Face": 20 tokens). That is a third of
+# a demo prompt's tokens and a quarter of every sequence the stages run forward, and it says nothing
+# the instruction does not. This template is SmolLM2's without that default: a conversation that
+# brings its own system turn keeps it.
+CHAT_TEMPLATE = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] "
+                 "+ '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
+                 "{% endif %}")
 
 
 def cache_dir() -> Path:
@@ -30,19 +38,20 @@ def gguf_path() -> Path:
 
 def tokenizer_dir() -> Path:
     """A directory holding only SmolLM2's tokenizer (fast: no weights are dequantised)."""
-    out = cache_dir() / "smollm2-tokenizer"
+    out = cache_dir() / "smollm2-tokenizer-v2"  # v2: CHAT_TEMPLATE
     if not (out / "tokenizer.json").exists():
         from transformers import AutoTokenizer
 
         gguf = gguf_path()
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+        tokenizer.chat_template = CHAT_TEMPLATE
         write_dir(out, tokenizer.save_pretrained)
     return out
 
 
 def model_dir() -> Path:
     """A directory with SmolLM2-135M-Instruct as fp32 safetensors plus its tokenizer."""
-    out = cache_dir() / "smollm2-135m-instruct"
+    out = cache_dir() / "smollm2-135m-instruct-v2"  # v2: the tokenizer's CHAT_TEMPLATE
     if not (out / "model.safetensors").exists():
         from transformers import AutoModelForCausalLM
 

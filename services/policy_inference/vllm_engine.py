@@ -209,7 +209,8 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
             max_tokens=params.max_new_tokens, seed=None if item.seed is None else seed_value(item.seed),
             logprobs=0, detokenize=False, output_kind=RequestOutputKind.FINAL_ONLY,
             # Stop on the tokenizer's EOS only, as "hf" does (not on generation_config's extra ids).
-            ignore_eos=True, stop_token_ids=[self.tokenizer.eos_token_id])
+            ignore_eos=True, stop_token_ids=[self.tokenizer.eos_token_id],
+            min_tokens=1)  # never an empty answer, as "hf" (rlhf/models/generation.py)
         final = None
         async for output in self.engine.generate({"prompt_token_ids": list(item.prompt_ids)}, sampling,
                                                  uuid.uuid4().hex, lora_request=adapter):

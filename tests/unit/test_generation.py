@@ -117,6 +117,23 @@ def test_rows_stop_at_eos_included_or_at_their_own_length(model):
     assert (len(capped.token_ids), capped.finish_reason) == (3, LENGTH)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.02])
+def test_an_answer_never_ends_before_its_first_token(model, temperature):
+    """EOS is no candidate for the first token (vLLM's min_tokens=1): made the most likely first
+    token, greedy or sampled so sharply that it would be drawn almost surely, the answer starts
+    with another token instead of coming back empty."""
+    with torch.no_grad():
+        first = model(torch.tensor([PROMPTS[1]])).logits[0, -1].float()
+    eos, runner_up = first.topk(2).indices.tolist()
+    item = GenerationItem(PROMPTS[1], SamplingParams(max_new_tokens=4, temperature=temperature), seed=(5, 0, 0))
+    (answer,) = generate(model, [item], eos=eos)
+    assert answer.token_ids and answer.token_ids[0] != eos
+    if temperature == 0:
+        assert answer.token_ids[0] == runner_up
+    # The reported log-prob is the model's own, EOS included in its softmax.
+    assert abs(answer.logprobs[0] - first.log_softmax(-1)[answer.token_ids[0]].item()) < 1e-4
+
+
 @pytest.mark.parametrize("prompt, new, message", [
     ([], 4, "empty prompt"),
     ([5], 0, "max_new_tokens"),

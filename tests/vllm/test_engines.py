@@ -157,6 +157,29 @@ def test_logprobs_match_a_direct_forward_pass(client, policy):
     assert diff < LOGPROB_TOLERANCE
 
 
+def test_an_answer_never_ends_before_its_first_token(client, policy, tokenizer):
+    """min_tokens=1 on both engines: with weights that make EOS the greedy first token, the answer
+    starts with the runner-up instead of coming back empty."""
+    prompt = [5, 6, 7]
+    model, eos = load_policy(policy.name_or_path), tokenizer.eos_token_id
+    with torch.no_grad():
+        state = model.model(torch.tensor([prompt])).last_hidden_state[0, -1]
+        # The (tied) EOS row points along the final state: its logit dwarfs every other one. The
+        # prompt holds no EOS, so its own states do not change.
+        model.lm_head.weight[eos] = 20 * state / state.norm()
+        first = model(torch.tensor([prompt])).logits[0, -1]
+    eos_first, runner_up = first.topk(2).indices.tolist()
+    assert eos_first == eos
+    version = client.info().version
+    client.update_weights(model.state_dict(), version=version + 1)
+    try:
+        gen = client.generate(prompt_ids=[prompt], max_new_tokens=4, temperature=0)
+        assert samples(gen)[0][0] == runner_up
+        assert max_logprob_diff(model, gen) < LOGPROB_TOLERANCE
+    finally:
+        client.update_weights(policy.state_dict(), version=version + 2)
+
+
 def test_get_info(client, tiny_models, policy, tokenizer):
     info = client.info()
     assert info.service == SERVICE
