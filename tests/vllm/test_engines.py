@@ -157,6 +157,15 @@ def test_logprobs_match_a_direct_forward_pass(client, policy):
     assert diff < LOGPROB_TOLERANCE
 
 
+def test_get_info(client, tiny_models, policy, tokenizer):
+    info = client.info()
+    assert info.service == SERVICE
+    assert info.model_name == str(tiny_models["policy"])
+    assert info.revision == weights_revision(policy)
+    assert info.tokenizer_fingerprint == tokenizer_fingerprint(tokenizer)
+    assert (info.version, info.vocab_size, info.max_sequence_length) == (0, len(tokenizer), MAX_LENGTH)
+
+
 def test_an_answer_never_ends_before_its_first_token(client, policy, tokenizer):
     """min_tokens=1 on both engines: with weights that make EOS the greedy first token, the answer
     starts with the runner-up instead of coming back empty."""
@@ -178,15 +187,6 @@ def test_an_answer_never_ends_before_its_first_token(client, policy, tokenizer):
         assert max_logprob_diff(model, gen) < LOGPROB_TOLERANCE
     finally:
         client.update_weights(policy.state_dict(), version=version + 2)
-
-
-def test_get_info(client, tiny_models, policy, tokenizer):
-    info = client.info()
-    assert info.service == SERVICE
-    assert info.model_name == str(tiny_models["policy"])
-    assert info.revision == weights_revision(policy)
-    assert info.tokenizer_fingerprint == tokenizer_fingerprint(tokenizer)
-    assert (info.version, info.vocab_size, info.max_sequence_length) == (0, len(tokenizer), MAX_LENGTH)
 
 
 def test_tokens_are_counted(server, client):
