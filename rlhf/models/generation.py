@@ -9,6 +9,13 @@ callers. Three properties make the results usable by the PPO trainer:
   (seed, prompt index, sample index): a row's samples do not depend on its batch neighbours.
 - Log-probs are read under the model's own distribution (log_softmax of the raw logits:
   temperature 1, no top-p/top-k), which is what the trainer recomputes and compares against.
+
+Two rules shape what an answer can be, in both engines (vLLM: `min_tokens=1` and `NoControlTokens`):
+it is never empty (EOS is not a candidate for its first token), and it never holds one of the
+tokenizer's control tokens (`control_token_ids`: a chat turn's start, a document separator). Either
+lets the policy end its answer before it says anything ("<|im_start|>user\n" decodes to "user\n"),
+and a reward model that never saw such an answer in its comparisons may score it above real
+answers; PPO then learns to write nothing (docs/demo-results.md). Log-probs stay the model's own.
 """
 
 from __future__ import annotations
@@ -18,12 +25,20 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-from transformers import DynamicCache, PreTrainedModel
+from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 
 from rlhf.models.scoring import left_pad
 
 STOP = "stop"      # an end-of-sequence token was sampled (it is included in the completion)
 LENGTH = "length"  # max_new_tokens reached
+
+
+def control_token_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The tokenizer's special tokens other than EOS (for SmolLM2: <|im_start|>, <|endoftext|> and
+    its 14 code-corpus markers): never part of an answer, so never sampled."""
+    special = set(tokenizer.all_special_ids)
+    special |= {token_id for token_id, token in tokenizer.added_tokens_decoder.items() if token.special}
+    return sorted(special - {tokenizer.eos_token_id})
 
 
 @dataclass(frozen=True)
@@ -117,12 +132,12 @@ def _choose(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor
 
 @torch.inference_mode()
 def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, eos_token_id: int | Sequence[int],
-                   pad_token_id: int) -> list[Completion]:
+                   pad_token_id: int, never_sampled: Sequence[int] = ()) -> list[Completion]:
     """Samples one completion per item in a single batch: a prefill over the left-padded distinct
     prompts, then one token per step from the KV cache. A row leaves the batch when it samples an
-    EOS token (never as its first: see below) or reaches its own max_new_tokens; the loop ends when
-    every row has. Raises ValueError on an item the model cannot hold (empty prompt, no new tokens,
-    longer than the context)."""
+    EOS token (never as its first) or reaches its own max_new_tokens; the loop ends when every row
+    has. Tokens in `never_sampled` (`control_token_ids`) are never chosen. Raises ValueError on an
+    item the model cannot hold (empty prompt, no new tokens, longer than the context)."""
     if not items:
         return []
     _check(items, max_sequence_length(model))
@@ -154,16 +169,13 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     logprobs: list[list[float]] = [[] for _ in items]
     finish: list[str] = [LENGTH] * len(items)
 
-    # An answer is at least one token long: EOS is not a candidate for the first one (vLLM's
-    # min_tokens=1). An empty answer meets no instruction, yet a reward model that never saw one in
-    # its comparisons may score it above real answers, and PPO then learns to say nothing
-    # (docs/demo-results.md). Log-probs stay the model's own, as in every other step.
-    no_eos = torch.tensor(sorted(eos), device=device)
-    first_step = True
+    # The module's two rules: no control token ever, no EOS as the first token.
+    banned_later = torch.tensor(sorted(set(never_sampled)), dtype=torch.long, device=device)
+    banned = torch.tensor(sorted(eos | set(never_sampled)), device=device)
     while True:
         rows = active.tolist()
-        candidates = logits.index_fill(1, no_eos, float("-inf")) if first_step else logits
-        first_step = False
+        candidates = logits.index_fill(1, banned, float("-inf")) if len(banned) else logits
+        banned = banned_later
         chosen = _choose(candidates, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
         chosen_logprobs = logits.log_softmax(-1).gather(1, chosen[:, None]).squeeze(1)
         going_on = []

@@ -37,7 +37,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from rlhf.config import Config, ConfigError, ServiceConfig
 from rlhf.device import device
 from rlhf.models import load_policy, load_tokenizer, lora, weights_revision
-from rlhf.models.generation import STOP, Completion, GenerationItem, SamplingParams, generate_batch
+from rlhf.models.generation import (STOP, Completion, GenerationItem, SamplingParams, control_token_ids,
+                                    generate_batch)
 from rlhf.proto.packing import pack_floats, pack_tokens, unpack_tokens
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb, policy_inference_pb2_grpc
 from rlhf.storage.base import check_sha256
@@ -77,6 +78,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
         """The weights' names, shapes and dtypes, which pushes are checked against (and for "hf" the model)."""
         self.max_text_chars, self.max_items = config.max_text_chars, config.max_items
         self.tokenizer = tokenizer
+        self.never_sampled = control_token_ids(tokenizer)
         self.info = info if info is not None else model_info(SERVICE, config.model, model, tokenizer)
         """GetInfo's fields as loaded (version 0); GetInfo answers a copy with the current version and revision."""
         self.vocab_size = self.info.vocab_size
@@ -123,7 +125,7 @@ class PolicyInferenceServicer(policy_inference_pb2_grpc.PolicyInferenceServicer)
     def _run_batch(self, items: list[GenerationItem]) -> list[tuple[Completion, int]]:
         """On the model thread: each completion with the weights version that produced it."""
         completions = generate_batch(self.model, items, eos_token_id=self.tokenizer.eos_token_id,
-                                     pad_token_id=self.tokenizer.pad_token_id)
+                                     pad_token_id=self.tokenizer.pad_token_id, never_sampled=self.never_sampled)
         TOKENS.labels(SERVICE, "in").inc(sum(len(item.prompt_ids) for item in items))
         TOKENS.labels(SERVICE, "out").inc(sum(len(c.token_ids) for c in completions))
         return [(completion, self.version) for completion in completions]

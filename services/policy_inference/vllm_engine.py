@@ -7,7 +7,8 @@ servicer, validation and proto path as the "hf" engine (server.py), with vLLM's 
   (vLLM seeds each request's own generator); the prefix cache shares the prompt of the n samples.
 - **Log-probs** are vLLM's `raw_logprobs` of the sampled token: log_softmax of the model's logits
   before temperature / top-k / top-p, i.e. under the raw model distribution the trainer recomputes.
-- **Stops** only on the tokenizer's end-of-sequence token (kept in the ids), as "hf" does.
+- **Stops** only on the tokenizer's end-of-sequence token (kept in the ids), as "hf" does; as there,
+  an answer is never empty and never holds a control token.
 - **Weight updates** are checked exactly as for "hf" (`read_weights` against a skeleton of the
   Hugging Face model: names, shapes, dtypes, tied groups; its memory is allocated but never
   touched). A swap waits until the generations in flight have finished and holds new ones back
@@ -210,7 +211,7 @@ class VllmPolicyInferenceServicer(PolicyInferenceServicer):
             logprobs=0, detokenize=False, output_kind=RequestOutputKind.FINAL_ONLY,
             # Stop on the tokenizer's EOS only, as "hf" does (not on generation_config's extra ids).
             ignore_eos=True, stop_token_ids=[self.tokenizer.eos_token_id],
-            min_tokens=1)  # never an empty answer, as "hf" (rlhf/models/generation.py)
+            min_tokens=1)  # never an empty answer, as "hf"; no control token: vllm_logits.NoControlTokens
         final = None
         async for output in self.engine.generate({"prompt_token_ids": list(item.prompt_ids)}, sampling,
                                                  uuid.uuid4().hex, lora_request=adapter):
@@ -351,6 +352,7 @@ def build_vllm(service_config: ServiceConfig, config: Config) -> Service:
         max_model_len=info.max_sequence_length, max_num_seqs=service_config.max_batch_size,
         max_num_batched_tokens=service_config.max_batch_tokens, enable_prefix_caching=True,
         logprobs_mode="raw_logprobs", worker_extension_cls=WORKER_EXTENSION,
+        logits_processors=["services.policy_inference.vllm_logits:NoControlTokens"],
         enforce_eager=not torch.cuda.is_available(),  # no CUDA graphs to capture; skips compiling on CPU
         disable_log_stats=True,
         # One adapter at a time: the policy's latest. vLLM sets its memory aside now.

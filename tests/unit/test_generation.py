@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rlhf.models import load_policy
-from rlhf.models.generation import LENGTH, STOP, GenerationItem, SamplingParams, generate_batch
+from rlhf.models import load_policy, load_tokenizer
+from rlhf.models.generation import LENGTH, STOP, GenerationItem, SamplingParams, control_token_ids, generate_batch
 
 EOS = 2  # SmolLM2's <|im_end|>, also its pad token
 PROMPTS = [[5, 6, 7], [100, 200, 300, 400, 500, 600, 700], [42], [9000, 12, 31000, 77]]
@@ -18,8 +18,8 @@ def model(tiny_models):
     return load_policy(tiny_models["policy"])
 
 
-def generate(model, items, eos=EOS):
-    return generate_batch(model, items, eos_token_id=eos, pad_token_id=EOS)
+def generate(model, items, eos=EOS, never_sampled=()):
+    return generate_batch(model, items, eos_token_id=eos, pad_token_id=EOS, never_sampled=never_sampled)
 
 
 def full_forward_logprobs(model, prompt, completion) -> torch.Tensor:
@@ -132,6 +132,32 @@ def test_an_answer_never_ends_before_its_first_token(model, temperature):
         assert answer.token_ids[0] == runner_up
     # The reported log-prob is the model's own, EOS included in its softmax.
     assert abs(answer.logprobs[0] - first.log_softmax(-1)[answer.token_ids[0]].item()) < 1e-4
+
+
+def test_control_tokens_are_the_special_tokens_but_eos(tokenizer_dir):
+    tokenizer = load_tokenizer(tokenizer_dir)
+    assert tokenizer.convert_ids_to_tokens(control_token_ids(tokenizer)) == [
+        "<|endoftext|>", "<|im_start|>", "<repo_name>", "<reponame>", "<file_sep>", "<filename>", "<gh_stars>",
+        "<issue_start>", "<issue_comment>", "<issue_closed>", "<jupyter_start>", "<jupyter_text>",
+        "<jupyter_code>", "<jupyter_output>", "<jupyter_script>", "<empty_output>"]
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.02])
+def test_tokens_never_sampled_are_skipped_at_every_step(model, temperature):
+    """The tiny model's greedy answer repeats one token; banned, it appears nowhere in the answer
+    (it would win every step), the first token is the runner-up, and log-probs stay the model's own."""
+    item = GenerationItem(PROMPTS[0], SamplingParams(max_new_tokens=10, temperature=temperature), seed=(6, 0, 0))
+    (free,) = generate(model, [item])
+    banned = free.token_ids[0]
+    assert free.token_ids.count(banned) > 1
+    (answer,) = generate(model, [item], never_sampled=[banned])
+    assert len(answer.token_ids) == 10 and banned not in answer.token_ids
+    with torch.no_grad():
+        first = model(torch.tensor([PROMPTS[0]])).logits[0, -1].float()
+    if temperature == 0:
+        assert answer.token_ids[0] == first.topk(2).indices[1].item()
+    expected = full_forward_logprobs(model, PROMPTS[0], answer.token_ids)
+    assert torch.allclose(torch.tensor(answer.logprobs), expected, atol=1e-4)
 
 
 @pytest.mark.parametrize("prompt, new, message", [

@@ -22,6 +22,7 @@ from rlhf.clients.base import ServiceError  # noqa: E402
 from rlhf.clients.policy_inference import PolicyInferenceClient, safetensors_bytes  # noqa: E402
 from rlhf.config import LoraConfig  # noqa: E402
 from rlhf.models import load_policy, lora, tokenizer_fingerprint, weights_revision  # noqa: E402
+from rlhf.models.generation import control_token_ids  # noqa: E402
 from rlhf.proto.packing import pack_tokens  # noqa: E402
 from rlhf.proto.v1 import common_pb2, policy_inference_pb2 as pb  # noqa: E402
 from tests.helpers import metric  # noqa: E402
@@ -166,24 +167,27 @@ def test_get_info(client, tiny_models, policy, tokenizer):
     assert (info.version, info.vocab_size, info.max_sequence_length) == (0, len(tokenizer), MAX_LENGTH)
 
 
-def test_an_answer_never_ends_before_its_first_token(client, policy, tokenizer):
-    """min_tokens=1 on both engines: with weights that make EOS the greedy first token, the answer
-    starts with the runner-up instead of coming back empty."""
+def test_an_answer_starts_with_neither_eos_nor_a_control_token(client, policy, tokenizer):
+    """min_tokens=1 and the control-token ban on both engines: with weights that make EOS the greedy
+    first token and <|im_start|> the next (a new turn: "user\n..." once decoded), the answer starts
+    with the third instead, and no control token follows."""
     prompt = [5, 6, 7]
-    model, eos = load_policy(policy.name_or_path), tokenizer.eos_token_id
+    model = load_policy(policy.name_or_path)
+    eos, turn = tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")
     with torch.no_grad():
         state = model.model(torch.tensor([prompt])).last_hidden_state[0, -1]
-        # The (tied) EOS row points along the final state: its logit dwarfs every other one. The
-        # prompt holds no EOS, so its own states do not change.
+        # The (tied) rows point along the final state: their logits dwarf every other one. The
+        # prompt holds neither token, so its own states do not change.
         model.lm_head.weight[eos] = 20 * state / state.norm()
+        model.lm_head.weight[turn] = 19 * state / state.norm()
         first = model(torch.tensor([prompt])).logits[0, -1]
-    eos_first, runner_up = first.topk(2).indices.tolist()
-    assert eos_first == eos
+    assert first.topk(3).indices.tolist()[:2] == [eos, turn]
     version = client.info().version
     client.update_weights(model.state_dict(), version=version + 1)
     try:
         gen = client.generate(prompt_ids=[prompt], max_new_tokens=4, temperature=0)
-        assert samples(gen)[0][0] == runner_up
+        assert samples(gen)[0][0] == first.topk(3).indices[2].item()
+        assert not set(samples(gen)[0]) & set(control_token_ids(tokenizer))
         assert max_logprob_diff(model, gen) < LOGPROB_TOLERANCE
     finally:
         client.update_weights(policy.state_dict(), version=version + 2)
