@@ -67,17 +67,21 @@ def tiny_base_model(out: Path, tokenizer_source: str) -> Path:
 
 
 class _Tee:
-    """Writes to a console stream and the run's console.log."""
+    """Writes to a console stream and the run's console.log. A logging handler created during a run
+    keeps this object as its stream; after the run (its log closed) it writes to the console only,
+    so the next seed of `rlhf run --seeds` does not fail on it."""
 
     def __init__(self, stream, log):
         self.stream, self.log = stream, log
 
     def write(self, text: str) -> int:
-        self.log.write(text)
+        if not self.log.closed:
+            self.log.write(text)
         return self.stream.write(text)
 
     def flush(self) -> None:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         self.stream.flush()
 
     def __getattr__(self, name):  # isatty, fileno, encoding...: the console's

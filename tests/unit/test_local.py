@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from pipelines.data import DEMO_SETS
-from pipelines.local import PRESET_DATA, PRESETS, check_run_config, policy_engine
+from pipelines.local import PRESET_DATA, PRESETS, check_run_config, console_log, policy_engine
 from rlhf.config import Config, ConfigError, load_config
 
 
@@ -41,3 +43,20 @@ def test_validation_preset_keeps_every_choice_off_the_heldout_prompts():
     assert "prompts/validation" not in Config().run.data  # your own data runs import none of the demo's
     default = Config()
     assert default.label.heldout_prompts == default.ppo.eval_prompts == default.eval.prompts == "prompts/heldout"
+
+
+def test_a_logger_made_during_one_run_still_writes_after_it(tmp_path, capsys):
+    """`rlhf run --seeds`: a logging handler created in seed 0 holds seed 0's console stream; in the
+    next seed it writes to the console, not to seed 0's closed console.log (a "Logging error" before)."""
+    logger = logging.getLogger("test_local.console")
+    with console_log(tmp_path / "seed0.log"):
+        handler = logging.StreamHandler()  # binds sys.stderr now: seed 0's tee
+        logger.addHandler(handler)
+        logger.warning("during seed 0")
+    try:
+        with console_log(tmp_path / "seed1.log"):
+            logger.warning("during seed 1")
+    finally:
+        logger.removeHandler(handler)
+    assert (tmp_path / "seed0.log").read_text() == "during seed 0\n"
+    assert capsys.readouterr().err == "during seed 0\nduring seed 1\n"

@@ -169,8 +169,8 @@ def test_get_info(client, tiny_models, policy, tokenizer):
 
 def test_an_answer_starts_with_neither_eos_nor_a_control_token(client, policy, tokenizer):
     """min_tokens=1 and the control-token ban on both engines: with weights that make EOS the greedy
-    first token and <|im_start|> the next (a new turn: "user\n..." once decoded), the answer starts
-    with the third instead, and no control token follows."""
+    first token and <|im_start|> the next (a new turn, decoded as "user" and the turn's text), the
+    answer starts with the third instead, and no control token follows."""
     prompt = [5, 6, 7]
     model = load_policy(policy.name_or_path)
     eos, turn = tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|im_start|>")
