@@ -170,14 +170,15 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     finish: list[str] = [LENGTH] * len(items)
 
     # The module's two rules: no control token ever, no EOS as the first token.
-    banned_later = torch.tensor(sorted(set(never_sampled)), dtype=torch.long, device=device)
-    banned = torch.tensor(sorted(eos | set(never_sampled)), device=device)
+    never = torch.tensor(sorted(set(never_sampled)), dtype=torch.long, device=device)
+    banned = torch.tensor(sorted(eos | set(never_sampled)), dtype=torch.long, device=device)
     while True:
         rows = active.tolist()
-        candidates = logits.index_fill(1, banned, float("-inf")) if len(banned) else logits
-        banned = banned_later
-        chosen = _choose(candidates, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
-        chosen_logprobs = logits.log_softmax(-1).gather(1, chosen[:, None]).squeeze(1)
+        step_logprobs = logits.log_softmax(-1)  # the model's own, before the rules mask the logits
+        logits.index_fill_(1, banned, float("-inf"))
+        banned = never
+        chosen = _choose(logits, temperature[active], top_p[active], top_k[active], [generators[r] for r in rows])
+        chosen_logprobs = step_logprobs.gather(1, chosen[:, None]).squeeze(1)
         going_on = []
         for index, (row, token, logprob) in enumerate(zip(rows, chosen.tolist(), chosen_logprobs.tolist())):
             tokens[row].append(token)
