@@ -6,15 +6,15 @@ before any processor, so the reported log-probs stay the model's own."""
 from __future__ import annotations
 
 import torch
-from transformers import AutoTokenizer
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
 
+from rlhf.models import load_tokenizer
 from rlhf.models.generation import control_token_ids
 
 
 class NoControlTokens(LogitsProcessor):
     def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
-        tokenizer = AutoTokenizer.from_pretrained(vllm_config.model_config.tokenizer)
+        tokenizer = load_tokenizer(vllm_config.model_config.tokenizer)
         self.banned = torch.tensor(control_token_ids(tokenizer), dtype=torch.long, device=device)
 
     def is_argmax_invariant(self) -> bool:
