@@ -41,22 +41,23 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
     "no_commas": ("Do not use any commas.", "Avoid commas entirely."),
 }
 # Relative frequency of each type. The demo asks mostly for what the SFT policy meets only some of
-# the time, so its K samples differ and the labeler's rankings teach the reward model the
-# constraint (SFT on held-out prompts under the previous mix: start_with 11%, lowercase 26%,
-# include_word 37%, end_with 43%, bullets 50%). Forbidden words are rare: SFT already avoids them
-# ~90-100% of the time, so they rank little. Commas were as rare while SFT avoided them as often;
-# today's SFT model meets "no commas" on only 75-83% of the validation answers and PPO on 96-100% in
-# every seed, the steadiest gain of any type, so they are asked as often as the others. Not asked at all: uppercase (a 135M model
+# the time, so its K samples differ and the labeler's rankings teach the reward model the constraint
+# (SFT on held-out prompts under the previous mix: start_with 11%, lowercase 26%, include_word 37%,
+# end_with 43%, bullets 50%). Forbidden words are rare: SFT already avoids them ~90-100% of the
+# time, so they rank little. Commas were as rare while SFT avoided them as often; today's SFT model
+# meets "no commas" on only 75-83% of the validation answers and PPO on 96-100% in every seed, the
+# steadiest gain of any type, so they are asked as often as the others (held-out win rates 64.0 ->
+# 70.1% for PPO, 64.4 -> 67.0% for PPO-ptx, three seeds). Not asked at all: uppercase (a 135M model
 # never writes in capitals, 0% even after PPO), min_words (15-40 words collide with the 40-token
 # completion limit) and include_word: the reward model, which must find the named word anywhere in
 # the answer, ordered pairs that differ only in it 33-43% of the time (worse than chance) after ~700
-# preferred pairs. Without it, on the validation prompts, RM accuracy went from 56.2% to 71.0% and PPO
-# from +5.3 to +12.0 points of satisfaction over SFT (one fp32 run each). Nor exactly N bullets
+# preferred pairs. Without it, on the validation prompts, RM accuracy went from 56.2% to 71.0% and
+# PPO from +5.3 to +12.0 points of satisfaction over SFT (one fp32 run each). Nor exactly N bullets
 # (bullet_count) or sentences (sentence_count): PPO, which shortens answers, met them less often
 # than SFT (validation prompts: bullets 62 -> 46%, sentences 40 -> 30%) while every other type rose,
 # so they hid the gains. Without them, on the validation prompts (seed 0, bf16): RM accuracy 74.2 ->
-# 78.7%, PPO's all-met gain over SFT +3.3 -> +16.7 points, satisfaction's +9.5 -> +9.8
-# (docs/demo-results.md).
+# 78.7%, PPO's all-met gain over SFT +3.3 -> +16.7 points, satisfaction's +9.5 -> +9.8 (docs/demo-
+# results.md).
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "lowercase": 2.0, "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 2.0,
 }
