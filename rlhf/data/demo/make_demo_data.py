@@ -56,8 +56,8 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 # (bullet_count) or sentences (sentence_count): PPO, which shortens answers, met them less often
 # than SFT (validation prompts: bullets 62 -> 46%, sentences 40 -> 30%) while every other type rose,
 # so they hid the gains. Without them, on the validation prompts (seed 0, bf16): RM accuracy 74.2 ->
-# 78.7%, PPO's all-met gain over SFT +3.3 -> +16.7 points, satisfaction's +9.5 -> +9.8 (docs/demo-
-# results.md).
+# 78.7%, PPO's all-met gain over SFT +3.3 -> +16.7 points, satisfaction's +9.5 -> +9.8
+# (docs/demo-results.md).
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "lowercase": 2.0, "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 2.0,
 }
