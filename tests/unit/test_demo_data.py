@@ -68,6 +68,9 @@ def test_prompt_records(name: str) -> None:
             assert constraint["type"] in TYPE_WEIGHTS  # never a type the demo chose not to ask for
             if constraint["type"] == "max_words":
                 assert 10 <= constraint["value"] <= 30
+            if constraint["type"] in ("start_with", "end_with") and {"type": "lowercase"} in constraints:
+                # A prompt never quotes a capitalised phrase it also forbids by asking for lowercase.
+                assert check({"type": "lowercase"}, how_stated(constraint)), record["prompt"]
 
 
 def test_heldout_questions_are_never_trained_on() -> None:

@@ -113,8 +113,16 @@ def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, 
         for kind in _sample_types(rng):
             value = _sample_value(rng, kind, excludable)
             constraints.append({"type": kind} if value is None else {"type": kind, "value": value})
-        if _plausible(constraints):
-            return constraints
+        if not _plausible(constraints):
+            continue
+        if any(c["type"] == "lowercase" for c in constraints):
+            # A prompt that asks for lowercase quotes its phrases in lowercase: "Finish with 'Enjoy'"
+            # beside "use only lowercase letters" contradicts itself to a reader, and a policy that
+            # copies the quoted phrase then breaks the case rule without knowing it.
+            for constraint in constraints:
+                if constraint["type"] in ("start_with", "end_with"):
+                    constraint["value"] = constraint["value"].lower()
+        return constraints
 
 
 def render_prompt(rng: random.Random, question: str, constraints: list[dict]) -> str:
