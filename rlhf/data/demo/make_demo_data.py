@@ -105,7 +105,8 @@ def _plausible(constraints: list[dict]) -> bool:
 def _sample_constraints(rng: random.Random, question: str, keywords: tuple[str, ...],
                         facts: tuple[str, ...] = ()) -> list[dict]:
     """1-3 compatible constraints; forbidden words never occur in the question, keywords or facts,
-    so forbidding them asks for restraint, not for contradicting the topic."""
+    so forbidding them asks for restraint, not for contradicting the topic; with lowercase asked,
+    the opener and closer are lowercase too."""
     context = " ".join((question, *keywords, *facts))
     excludable = [word for word in EXCLUDABLE_WORDS if not _mentions(context, word)]
     while True:
