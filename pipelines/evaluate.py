@@ -3,9 +3,10 @@
 Per policy, on held-out prompts, eval.samples_per_prompt completions each at eval.temperature: win
 rate against SFT (95% Wilson interval over prompts, ties counted as half) as judged by the simulated
 labeler where a prompt has constraints and by the reward model where it has none, constraint
-satisfaction (prompts with constraints), mean RM score; KL to SFT on temperature-1 samples (SFT's
-own is 0 by definition, not sampled); plus the RM's held-out accuracy and the alignment tax
-(perplexity on held-out general text). Writes report.md (headed by the run's identity: run, base
+satisfaction (prompts with constraints), the share of answers that say something (words the prompt
+lacks) and their length, mean RM score; KL to SFT on temperature-1 samples (SFT's own is 0 by
+definition, not sampled); plus the RM's held-out accuracy and the alignment tax (perplexity on
+held-out general text). Writes report.md (headed by the run's identity: run, base
 model, data, seeds, config hash, judge), metrics.json, samples.jsonl (every judged answer with its
 RM score and verdict) and plots. With `eval.human: label-studio`, people judge too: blind pairs (policy vs
 SFT, sides at random, one pair per prompt) go to Label Studio, and their answers become a human win
@@ -36,7 +37,8 @@ from rlhf.clients.reference_kl import ReferenceKLClient
 from rlhf.clients.reward_scoring import RewardScoringClient
 from rlhf.config import Config, service_address
 from rlhf.device import device
-from rlhf.labelers import SimulatedLabeler, check, satisfaction
+from rlhf.data.constraints import words
+from rlhf.labelers import MIN_NEW_WORDS, SimulatedLabeler, check, satisfaction, says_something
 from rlhf.models import load_policy, load_tokenizer, lora, weights_revision
 from rlhf.models.scoring import instruction_ids, padded_completion_logprobs
 from rlhf.storage import read_uri, write_uri
@@ -191,7 +193,9 @@ def evaluate(config: Config) -> dict:
                 "all_constraints_met": float(np.mean([s == 1.0 for s in sat])) if sat else None,
                 "satisfaction_by_type": {kind: float(np.mean(met)) for kind, met in sorted(met_by_type.items())},
                 "perplexity": general_ppl.result() if general_ppl else float("nan"),
-                "response_words": float(np.mean([len(t.split()) for t in texts])),
+                "says_something": float(np.mean([says_something(record["prompt"], text)
+                                                 for record, text in zip(judged, texts)])),
+                "response_words": float(np.mean([len(words(text)) for text in texts])),
             }
             del model
 
@@ -338,13 +342,16 @@ def render_report(report: dict, plots: list[str]) -> str:
            "KL estimated on a second sample at temperature 1 (the policy's own distribution)")
         + " (SFT's own is 0 by definition); "
         + f"perplexity on {report['general_texts']} held-out general texts "
-        f"(the alignment tax).", "",
-        "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | mean RM score | KL to SFT | perplexity |",
-        "|---|---|---|---|---|---|---|---|",
+        f"(the alignment tax); an answer says something when it has {MIN_NEW_WORDS} words the prompt lacks "
+        "(not the quoted phrase or the instruction read back).", "",
+        "| policy | win rate vs SFT | ties | constraint satisfaction | all constraints met | says something | words | "
+        "mean RM score | KL to SFT | perplexity |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in report["policies"].items():
         lines.append(f"| {name} | {r['win_rate']:.1%} [{r['win_rate_low']:.1%}, {r['win_rate_high']:.1%}] | {r['ties']} | "
                      f"{_percent(r['constraint_satisfaction'])} | {_percent(r['all_constraints_met'])} | "
+                     f"{_percent(r.get('says_something'))} | {r.get('response_words', float('nan')):.1f} | "
                      f"{r['reward_mean']:.3f} | {r['kl_to_sft']:.3f} | {r['perplexity']:.2f} |")
     judged = {name: r for name, r in report["policies"].items() if "human_judgments" in r}
     if judged:

@@ -16,8 +16,8 @@ from rlhf.config import Config, to_dict
 # Written into a seed's run directory once its loop has finished: the settings it ran with.
 SEED_SETTINGS = "seed_settings.json"
 
-POLICY_NUMBERS = ("win_rate", "ties", "constraint_satisfaction", "all_constraints_met", "reward_mean", "kl_to_sft",
-                  "perplexity")
+POLICY_NUMBERS = ("win_rate", "ties", "constraint_satisfaction", "all_constraints_met", "says_something",
+                  "response_words", "reward_mean", "kl_to_sft", "perplexity")
 
 
 def report_numbers(metrics: dict) -> dict[str, float]:

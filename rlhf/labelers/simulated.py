@@ -1,5 +1,6 @@
-"""A simulated labeler for the demo: ranks completions by how many of the prompt's verifiable
-constraints they satisfy, the way a rubric-following human would, with optional disagreement.
+"""A simulated labeler for the demo: ranks an answer above a non-answer (the prompt's own words
+read back), then by how many of the prompt's verifiable constraints it satisfies, the way a
+rubric-following human would, with optional disagreement.
 
 Determinism: every call draws its randomness from a hash of (seed, prompt, completions), not from
 a shared stream, so a given comparison gets the same label whatever was labelled before it — a
@@ -13,6 +14,7 @@ import hashlib
 import itertools
 import json
 import random
+import re
 
 from rlhf.labelers.base import Labeler, comparison_record
 from rlhf.data.constraints import bullet_lines, distance, satisfaction, words
@@ -39,15 +41,30 @@ def repetition(text: str) -> float:
     return 1.0 - len(set(trigrams)) / len(trigrams)
 
 
-def quality_key(constraints: list[dict], text: str) -> tuple[float, bool, float, bool, float]:
-    """Sort key, larger is better: fraction of constraints satisfied first; among equals, a
-    non-empty answer, then the nearer miss (mean `distance` to meeting the constraints, in steps of
-    0.1: a reader tells 12 words over a limit from 2 over, not 12 from 11), then a finished answer,
-    then less repetition. Near misses rank above far ones as a careful human would rank them, and
-    so most comparisons teach the reward model which way the constraints pull."""
+# Words an answer needs that its prompt lacks to say something.
+MIN_NEW_WORDS = 3
+_WORD = re.compile(r"[^\W_]+")  # punctuation aside: "helps." and "helps'." are one word
+
+
+def says_something(prompt: str, text: str) -> bool:
+    """Whether the answer has at least MIN_NEW_WORDS distinct words (case-folded, punctuation
+    aside) that the prompt does not contain. Quoting the prompt's phrases back ("Hope this helps.",
+    "in short.", "Avoid commas entirely.") meets start_with and end_with without answering; every
+    demonstration says something, and a reader ranks an answer above any non-answer."""
+    return len(set(_WORD.findall(text.casefold())) - set(_WORD.findall(prompt.casefold()))) >= MIN_NEW_WORDS
+
+
+def quality_key(prompt_record: dict, text: str) -> tuple[bool, float, float, bool, float]:
+    """Sort key, larger is better: an answer that says something (`says_something`) first; then
+    the fraction of constraints satisfied; among equals the nearer miss (mean `distance` to meeting
+    the constraints, in steps of 0.1: a reader tells 12 words over a limit from 2 over, not 12 from
+    11), then a finished answer, then less repetition. Near misses rank above far ones as a careful
+    human would rank them, and so most comparisons teach the reward model which way the
+    constraints pull."""
+    constraints = prompt_record["constraints"]
     miss = sum(distance(constraint, text) for constraint in constraints) / len(constraints)
-    return (satisfaction(constraints, text), bool(words(text)), -round(miss, 1), looks_finished(text),
-            -repetition(text))
+    return (says_something(prompt_record["prompt"], text), satisfaction(constraints, text), -round(miss, 1),
+            looks_finished(text), -repetition(text))
 
 
 class SimulatedLabeler(Labeler):
@@ -75,7 +92,7 @@ class SimulatedLabeler(Labeler):
     def compare(prompt_record: dict, a: str, b: str) -> float:
         """1.0 when `a` is better than `b`, 0.0 when worse, 0.5 for a tie (equal `quality_key`s):
         a win rate counts ties as half, without the seeded tie-break `rank` applies."""
-        key_a, key_b = (quality_key(prompt_record["constraints"], text) for text in (a, b))
+        key_a, key_b = (quality_key(prompt_record, text) for text in (a, b))
         return 1.0 if key_a > key_b else 0.0 if key_a < key_b else 0.5
 
     def rank(self, prompt_record: dict, completions: list[str]) -> list[int]:
@@ -86,7 +103,7 @@ class SimulatedLabeler(Labeler):
             raise ValueError(f"prompt record {prompt_record.get('id', prompt_record.get('prompt'))!r} "
                              "has no constraints; the simulated labeler can only judge verifiable ones")
         rng = self._rng(prompt_record, completions)
-        keys = [quality_key(constraints, text) for text in completions]
+        keys = [quality_key(prompt_record, text) for text in completions]
         order = list(range(len(completions)))
         rng.shuffle(order)
         order.sort(key=lambda index: keys[index], reverse=True)
@@ -101,7 +118,7 @@ class SimulatedLabeler(Labeler):
         carries no preference: ranked by a coin flip it would teach the reward model noise (over a
         third of the demo's sampled pairs are such ties) and cap its accuracy near 75%."""
         ranking = self.rank(prompt_record, completions)
-        key = functools.partial(quality_key, prompt_record["constraints"])
+        key = functools.partial(quality_key, prompt_record)
         tiers = [list(tier) for _, tier in itertools.groupby(ranking, key=lambda index: key(completions[index]))]
         if len(tiers) < 2:
             return None

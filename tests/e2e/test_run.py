@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pipelines.local import PRESETS
+from rlhf.labelers import says_something
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = PRESETS["tiny"]
@@ -62,6 +63,11 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
         verdicts = [r["outcome_vs_sft"][name] for r in rows]
         assert math.isclose(sum(verdicts) / len(verdicts), metrics["policies"][name]["win_rate"])
         assert verdicts.count(0.5) == metrics["policies"][name]["ties"]
+    # The report counts the answers that say something beyond the prompt's own words, per policy.
+    assert "| says something | words |" in report
+    for name in ("SFT", "PPO", "PPO-ptx"):
+        answers = [says_something(r["prompt"], r["completions"][name]) for r in rows]
+        assert math.isclose(metrics["policies"][name]["says_something"], sum(answers) / len(answers))
     for plot in ("reward_mean.png", "kl.png", "win_rate.png"):
         assert (run_dir / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Each PPO run logged its steps, with the in-training win rate the plot shows.

@@ -10,7 +10,7 @@ import pytest
 
 from rlhf.labelers import CONSTRAINT_TYPES, Labeler, SimulatedLabeler, check, comparison_record, satisfaction
 from rlhf.data.constraints import distance
-from rlhf.labelers.simulated import looks_finished, repetition
+from rlhf.labelers.simulated import looks_finished, repetition, says_something
 
 CASES = [
     # (constraint, text, satisfied)
@@ -125,24 +125,50 @@ def test_quality_signals() -> None:
     assert repetition("go go go go go go") > 0.7
 
 
-PROMPT = {"id": "p", "prompt": "Say hi in lowercase, in at most 5 words.",
-          "constraints": [{"type": "lowercase"}, {"type": "max_words", "value": 5}]}
+PROMPT = {"id": "p", "prompt": "Greet me in lowercase, in at most 8 words.",
+          "constraints": [{"type": "lowercase"}, {"type": "max_words", "value": 8}]}
 
 
 def test_satisfying_completion_ranks_first() -> None:
-    completions = ["Hello There, My Dear Friend Of Mine.", "hi there.", "Hi there."]
+    completions = ["Hello There, My Dear Old Friend Of Mine Today.", "hi there dear friend.", "Hi there dear friend."]
     for seed in range(20):
         assert SimulatedLabeler(seed).rank(PROMPT, completions) == [1, 2, 0]
 
 
 @pytest.mark.parametrize(("worse", "better"), [
     ("", "HELLO THERE MY GOOD DEAR FRIEND."),  # both satisfy nothing: saying something beats silence
-    ("hi there my", "hi there."),  # both satisfy all: finished beats cut off
-    ("hi hi hi hi hi.", "hi there you."),  # both satisfy all: varied beats a loop
+    ("hi there my dear", "hi there my dear."),  # both satisfy all: finished beats cut off
+    ("hi there you hi there you all.", "hi there you all."),  # both satisfy all: varied beats a loop
 ])
 def test_ties_are_broken_by_quality_before_chance(worse: str, better: str) -> None:
     for seed in range(20):
         assert SimulatedLabeler(seed).rank(PROMPT, [worse, better]) == [1, 0]
+
+
+QUOTING = {"id": "q", "prompt": "Why is the sky blue? Finish with the phrase 'Hope this helps'. Avoid commas entirely.",
+           "constraints": [{"type": "end_with", "value": "Hope this helps"}, {"type": "no_commas"}]}
+
+
+@pytest.mark.parametrize(("text", "answers"), [
+    ("Hope this helps.", False),  # the quoted phrase alone
+    ("HOPE this helps. hope THIS helps.", False),  # case and repeats add nothing
+    ("Avoid commas entirely.", False),  # the instruction read back
+    ("Why is the sky blue?", False),  # the question read back
+    ("", False),
+    ("Air scatters blue light. Hope this helps.", True),
+    ("the sky is blue because of air", True),  # 3 words the prompt lacks: because, of, air
+])
+def test_says_something(text: str, answers: bool) -> None:
+    assert says_something(QUOTING["prompt"], text) is answers
+
+
+def test_an_answer_ranks_above_a_non_answer_that_meets_more_constraints() -> None:
+    # The quoted phrase alone meets both constraints; the answer breaks one and still ranks first.
+    answer, non_answer = "Air scatters blue light, mostly. Hope this helps.", "Hope this helps."
+    assert satisfaction(QUOTING["constraints"], non_answer) == 1.0 > satisfaction(QUOTING["constraints"], answer)
+    for seed in range(20):
+        assert SimulatedLabeler(seed).rank(QUOTING, [non_answer, answer]) == [1, 0]
+    assert SimulatedLabeler.compare(QUOTING, answer, non_answer) == 1.0
 
 
 def _random_completions(rng: random.Random, k: int) -> list[str]:
@@ -170,7 +196,8 @@ def test_a_nearer_miss_ranks_above_a_far_one() -> None:
 
 
 def test_ties_depend_on_the_seed() -> None:
-    completions = ["hi there.", "hi you.", "hey there.", "hello you."]  # four equally good answers
+    # Four equally good answers.
+    completions = ["hi there my friend.", "hello there my friend.", "hey there dear friend.", "hello you dear pal."]
     rankings = {tuple(SimulatedLabeler(seed).rank(PROMPT, completions)) for seed in range(20)}
     assert len(rankings) > 1
 
@@ -181,7 +208,8 @@ def test_noise_zero_never_inverts_and_noise_flips_some() -> None:
     for _ in range(200):
         completions = _random_completions(rng, 4)
         clean = SimulatedLabeler(seed=1).rank(PROMPT, completions)
-        scores = [satisfaction(PROMPT["constraints"], completions[i]) for i in clean]
+        scores = [(says_something(PROMPT["prompt"], text), satisfaction(PROMPT["constraints"], text))
+                  for text in (completions[i] for i in clean)]
         assert scores == sorted(scores, reverse=True)
         changed += SimulatedLabeler(seed=1, noise=0.3).rank(PROMPT, completions) != clean
     assert 20 < changed < 200
@@ -195,8 +223,9 @@ def test_rank_needs_constraints() -> None:
 
 
 def test_comparison_record_matches_the_human_format() -> None:
-    record = SimulatedLabeler(3).label(PROMPT, ["Hi There Friend.", "hi."])
-    assert record == {"prompt": PROMPT["prompt"], "completions": ["Hi There Friend.", "hi."], "ranking": [1, 0]}
+    completions = ["Hi There Dear Friend.", "hi there dear friend."]
+    record = SimulatedLabeler(3).label(PROMPT, completions)
+    assert record == {"prompt": PROMPT["prompt"], "completions": completions, "ranking": [1, 0]}
     with pytest.raises(ValueError, match="permutation"):
         comparison_record(PROMPT, ["a", "b", "c"], [0, 0, 1])
     with pytest.raises(ValueError, match="2 to 9"):
@@ -206,8 +235,9 @@ def test_comparison_record_matches_the_human_format() -> None:
 
 
 def test_label_ties_equally_good_completions() -> None:
-    # "hi there." and "hi you." are equally good (all met, finished); so are the two cut-off ones.
-    completions = ["hi there my", "hi there.", "Hello There, My Dear Friend Of Mine.", "hi you.", "hi you my"]
+    # Two answers are equally good (all met, finished); so are the two cut-off ones.
+    completions = ["hi there my dear", "hi there my dear.", "Hello There, My Dear Old Friend Of Mine Today.",
+                   "hi you my pal.", "hi you my pal"]
     for seed in range(20):
         record = SimulatedLabeler(seed).label(PROMPT, completions)
         assert record["completions"] == completions
@@ -216,7 +246,8 @@ def test_label_ties_equally_good_completions() -> None:
 
 
 def test_label_without_a_preference_is_none() -> None:
-    assert SimulatedLabeler(0).label(PROMPT, ["hi there.", "hi you.", "hey there."]) is None
+    equally_good = ["hi there my friend.", "hi you my friend.", "hey there my friend."]
+    assert SimulatedLabeler(0).label(PROMPT, equally_good) is None
     with pytest.raises(ValueError, match="no constraints"):
         SimulatedLabeler(0).label({"id": "x", "prompt": "Say hi.", "constraints": []}, ["hi", "hello"])
 
