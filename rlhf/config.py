@@ -509,8 +509,9 @@ class LabelConfig:
 
     source: Literal["simulated", "import", "label-studio"] = "simulated"
     """Where rankings come from. "simulated": the SFT policy samples K completions per prompt and the
-    simulated labeler ranks them by the prompts' constraints (every prompt needs some). "import":
-    no sampling; the comparisons imported as <output>/train and <output>/heldout are used as they are.
+    simulated labeler ranks them, an answer above a non-answer (`says_something`), then by the prompts'
+    constraints (every prompt needs some). "import": no sampling; the comparisons imported as
+    <output>/train and <output>/heldout are used as they are.
     "label-studio": the K completions are pushed to Label Studio (`label_studio`) for people to rank;
     `rlhf label sync` (or the stage, when it waits) pulls their rankings into the same sets."""
 
