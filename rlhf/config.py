@@ -405,9 +405,10 @@ class PPOConfig:
     """beta: weight of the per-token KL penalty to the SFT model (initial value if adaptive). On the
     demo's validation prompts 0.1 (16 steps, seeds 0 and 1: PPO +3.8 / -0.8 points, PPO-ptx -3.5 /
     -3.2) and 0.2 (10 steps) made PPO win a little more and PPO-ptx clearly less
-    (docs/demo-results.md, k10 and kl2). Under the says-something key, on the fp32 path, 0.2 kept
-    seed 0's PPO at KL 2.0 where 0.05 let it reach 7.5 on a few words and the closing phrase, and it
-    won 56.2% of the validation prompts against 50.0% (f32k2)."""
+    (docs/demo-results.md, k10 and kl2). Under the says-something key 0.2 did the same on the
+    native path (k2v, seeds 0 and 1: PPO 55.8 / 61.5% against 62.5 / 62.9%, PPO-ptx 59.6 / 59.8%
+    against 53.1 / 56.2%); on the fp32 path it kept seed 0's PPO at KL 2.0 where 0.05 let it reach
+    7.5 on a few words and the closing phrase, and won 56.2% against 50.0% (f32k2)."""
     adaptive_kl: bool = False
     """Use the Ziegler et al. 2019 controller to steer the KL towards kl_target."""
     kl_target: PositiveFloat = 6.0
