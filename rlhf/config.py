@@ -376,9 +376,9 @@ class PPOConfig:
     / 64.4% after 10 / 16 / 20 steps (docs/demo-results.md: st20, s16v); on the held-out prompts
     (s16) 16 steps met more constraints than 10 (satisfaction 85.3 / 85.6% against 82.2 / 82.3%) and
     won 62.3 / 63.3% against 61.6 / 61.8%. At today's defaults 20 steps won less than 16 in three of
-    four validation pairs (s20v: KL up, satisfaction flat), and 32 lost 2.1 points in both seeds
-    tried (rm32v), where with the labeler's own score as the reward 32 won 67.1 / 70.0% against
-    65.0 / 58.5% at 16 (or32v): past 16 steps the RM's errors, not the steps, hold PPO back."""
+    four validation pairs (s20v: KL up, satisfaction flat), and 32 won 63.3% against 63.6% over
+    three seeds (rm32v), where with the labeler's own score as the reward 32 won 70.4% against
+    63.9% at 16 (or32v): past 16 steps the RM's errors, not the steps, hold PPO back."""
     prompts_per_step: PositiveInt = 16
     """Prompts per rollout step across all workers (split evenly by rank). On the demo's validation
     prompts, 16 prompts x 1 epoch beat 8 x 2 for 20% more time (satisfaction +13.6 points over SFT
