@@ -7,6 +7,8 @@
    its K rows vs K prompts of the same length prefilled apart.
 4. The services' numeric path: a PPO step's Generate, Score and LogProbs through services with
    bf16 autocast (the default where the CPU computes bf16 natively) vs `--no-bf16-autocast`.
+5. generate_batch under bf16 autocast: the Linear weights cast once per batch
+   (`linear_weights_cast_once`) vs at every forward, as autocast alone does (same samples).
 
     python bench/services.py            # SmolLM2-135M, the demo's model
     python bench/services.py --tiny     # 2-layer random Llama: checks the harness in seconds
@@ -15,6 +17,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
@@ -31,6 +34,7 @@ from rlhf.clients.reference_kl import ReferenceKLClient  # noqa: E402
 from rlhf.clients.reward_scoring import RewardScoringClient  # noqa: E402
 from rlhf.device import autocast, bf16_is_fast  # noqa: E402
 from rlhf.models import load_policy, load_reward_model, load_tokenizer  # noqa: E402
+from rlhf.models import generation  # noqa: E402
 from rlhf.models.generation import GenerationItem, SamplingParams, generate_batch  # noqa: E402
 from rlhf.models.scoring import instruction_ids, reward_inputs, score_texts  # noqa: E402
 
@@ -86,6 +90,32 @@ def bench_shared_prefill(policy_dir: Path, k: int, max_new_tokens: int, repeats:
             generate_batch(model, items, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id)
             times[name].append(time.perf_counter() - start)
     return statistics.median(times["shared"]), statistics.median(times["apart"])
+
+
+def bench_cast_once(policy_dir: Path, prompts: int, max_new_tokens: int, repeats: int) -> tuple[float, float]:
+    """Seconds (median) of one generate_batch of a PPO step's shape (`prompts` rows, every row
+    running `max_new_tokens`) under bf16 autocast: weights cast once per batch vs at every forward
+    (the module's `linear_weights_cast_once` swapped for a no-op), interleaved."""
+    tokenizer = load_tokenizer(policy_dir)
+    model = load_policy(policy_dir)
+    prompt_ids = instruction_ids(tokenizer, [PROMPTS[i % len(PROMPTS)] for i in range(prompts)])
+    items = [GenerationItem(ids, SamplingParams(max_new_tokens, temperature=1.0), (7, i, 0))
+             for i, ids in enumerate(prompt_ids)]
+    cast_once = generation.linear_weights_cast_once
+    times: dict[str, list[float]] = {"once": [], "every forward": []}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        generate_batch(model, items[:2], eos_token_id=-1, pad_token_id=tokenizer.pad_token_id)
+        try:
+            for _ in range(repeats):
+                for name in times:
+                    generation.linear_weights_cast_once = (
+                        cast_once if name == "once" else lambda model: contextlib.nullcontext())
+                    start = time.perf_counter()
+                    generate_batch(model, items, eos_token_id=-1, pad_token_id=tokenizer.pad_token_id)
+                    times[name].append(time.perf_counter() - start)
+        finally:
+            generation.linear_weights_cast_once = cast_once
+    return statistics.median(times["once"]), statistics.median(times["every forward"])
 
 
 def score_ceiling(rm_dir: Path, items: int = 16) -> float:
@@ -192,6 +222,10 @@ def main() -> None:
           f"bf16 autocast ({'native bf16 here' if bf16_is_fast() else 'no native bf16 here: both run fp32'}):")
     for call, (fp32, bf16) in calls.items():
         print(f"  {call:9s} fp32 {fp32:6.2f} s   bf16 {bf16:6.2f} s   speed-up {fp32 / bf16:.2f}x")
+
+    once, every = bench_cast_once(policy_dir, 16, 40, args.repeats)
+    print(f"generate_batch under bf16 autocast, 16 prompts x 40 tokens (median of {args.repeats}):")
+    print(f"  weights cast once {once:6.2f} s   at every forward {every:6.2f} s   speed-up {every / once:.2f}x")
 
 
 if __name__ == "__main__":

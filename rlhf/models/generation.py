@@ -20,9 +20,10 @@ answers; PPO then learns to write nothing (docs/demo-results.md). Log-probs stay
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
@@ -130,6 +131,38 @@ def _choose(logits: torch.Tensor, temperature: torch.Tensor, top_p: torch.Tensor
     return scores.argmax(-1)
 
 
+@contextlib.contextmanager
+def linear_weights_cast_once(model: torch.nn.Module) -> Iterator[None]:
+    """Under autocast, the model's Linear layers use their weights cast to the autocast dtype once,
+    for the whole block, instead of once per forward pass; outside autocast it does nothing.
+
+    Autocast casts an fp32 weight at every call (it caches the cast only for weights that require
+    grad, and never under inference mode): a decode step of SmolLM2-135M on 2 cores spent 45% of
+    its time casting (114 ms a token for 16 rows, 77 ms with the casts done once). The copies are
+    the tensors autocast would compute, so every logit is the same bit for bit. Each Linear gets
+    its copy as a new parameter and its own back at the end, so a tied weight (SmolLM2's lm_head is
+    its token embedding) stays fp32 for the embedding lookup, as under autocast, and tied again
+    after; state_dict, weight swaps and hashes between blocks see the fp32 weights. The copies hold
+    half as much memory again as those weights while the block runs."""
+    device_type = next(model.parameters()).device.type
+    if not torch.is_autocast_enabled(device_type):
+        yield
+        return
+    dtype = torch.get_autocast_dtype(device_type)
+    originals = []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and module.weight.dtype == torch.float32:
+            originals.append((module, module.weight, module.bias))
+            module.weight = torch.nn.Parameter(module.weight.detach().to(dtype), requires_grad=False)
+            if module.bias is not None:
+                module.bias = torch.nn.Parameter(module.bias.detach().to(dtype), requires_grad=False)
+    try:
+        yield
+    finally:
+        for module, weight, bias in originals:
+            module.weight, module.bias = weight, bias
+
+
 @torch.inference_mode()
 def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, eos_token_id: int | Sequence[int],
                    pad_token_id: int, never_sampled: Sequence[int] = ()) -> list[Completion]:
@@ -141,6 +174,12 @@ def generate_batch(model: PreTrainedModel, items: Sequence[GenerationItem], *, e
     if not items:
         return []
     _check(items, max_sequence_length(model))
+    with linear_weights_cast_once(model):
+        return _generate(model, items, eos_token_id, pad_token_id, never_sampled)
+
+
+def _generate(model: PreTrainedModel, items: Sequence[GenerationItem], eos_token_id: int | Sequence[int],
+              pad_token_id: int, never_sampled: Sequence[int]) -> list[Completion]:
     device = model.device
     eos = {eos_token_id} if isinstance(eos_token_id, int) else set(eos_token_id)
 

@@ -3,11 +3,15 @@ seeds reproduce, and rows stop on EOS or their own max_new_tokens."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
 from rlhf.models import load_policy, load_tokenizer
-from rlhf.models.generation import LENGTH, STOP, GenerationItem, SamplingParams, control_token_ids, generate_batch
+from rlhf.models import generation
+from rlhf.models.generation import (LENGTH, STOP, GenerationItem, SamplingParams, control_token_ids, generate_batch,
+                                    linear_weights_cast_once)
 
 EOS = 2  # SmolLM2's <|im_end|>, also its pad token
 PROMPTS = [[5, 6, 7], [100, 200, 300, 400, 500, 600, 700], [42], [9000, 12, 31000, 77]]
@@ -168,3 +172,33 @@ def test_tokens_never_sampled_are_skipped_at_every_step(model, temperature):
 def test_rejects_items_the_model_cannot_hold(model, prompt, new, message):
     with pytest.raises(ValueError, match=message):
         generate(model, [GenerationItem([1, 2], SamplingParams(2)), GenerationItem(prompt, SamplingParams(new))])
+
+
+def test_weights_cast_once_compute_what_autocast_computes_and_are_given_back(model):
+    """Under autocast the Linear layers see bf16 copies inside the block, the logits are the same bit
+    for bit, and afterwards the model holds its own fp32 parameters, the tied lm_head included."""
+    ids = torch.tensor([PROMPTS[1]])
+    before = dict(model.named_parameters())
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        every_call = model(ids).logits
+        with linear_weights_cast_once(model):
+            assert model.lm_head.weight.dtype == torch.bfloat16
+            assert model.model.embed_tokens.weight.dtype == torch.float32, "the embedding lookup stays fp32"
+            once = model(ids).logits
+    assert torch.equal(once, every_call)
+    assert dict(model.named_parameters()) == before
+    assert model.lm_head.weight is model.model.embed_tokens.weight
+    with linear_weights_cast_once(model):  # outside autocast: nothing to cast
+        assert model.lm_head.weight.dtype == torch.float32
+
+
+def test_sampling_under_autocast_is_unchanged_by_casting_once(model, monkeypatch):
+    items = [GenerationItem(prompt, SamplingParams(max_new_tokens=8, temperature=1.0), seed=(5, i, 0))
+             for i, prompt in enumerate(PROMPTS)]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        once = generate(model, items)
+        monkeypatch.setattr(generation, "linear_weights_cast_once", lambda model: contextlib.nullcontext())
+        every_call = generate(model, items)
+    assert [c.token_ids for c in once] == [c.token_ids for c in every_call]
+    assert [c.logprobs for c in once] == [c.logprobs for c in every_call]
