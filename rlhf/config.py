@@ -404,7 +404,7 @@ class PPOConfig:
     value_learning_rate: PositiveFloat = 1e-3
     """AdamW learning rate of the value model (with LoRA, its adapters and its whole value head).
     1e-4 dated from full fine-tuning; on LoRA adapters it left the critic behind the returns (the
-    demo's value loss over steps 13-16: mean 0.89 at 1e-4, 0.09-0.46 per seed at 1e-3). On the
+    demo's seed 0, value loss over steps 13-16: mean 0.89 at 1e-4, 0.46 at 1e-3). On the
     demo's validation prompts, three seeds from the same SFT and RM, 1e-3 won PPO 66.0 against
     63.6% and PPO-ptx 61.8 against 57.8%, 5 of 6 seed-policy pairs up; on the held-out prompts
     64.9 against 63.3% and 59.4 against 57.2% (docs/demo-results.md, vl3v and vl3e)."""
