@@ -143,14 +143,14 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 
     `clip` is absolute, in reward units. Like the policy clip, it keeps one rollout batch from
     pulling the value head (initialised from the RM) far from where it was when the batch was
-    collected. Stats (detached): `clipfrac`, the fraction of valid tokens where the clipped error
-    is the larger one.
+    collected. Stats (detached): `value_clipfrac`, the fraction of valid tokens where the clipped error
+    is the larger one (named apart from the policy's `clipfrac`: the trainer logs both).
     """
     clipped_values = old_values + torch.clamp(values - old_values, -clip, clip)
     unclipped_error = (values - returns) ** 2
     clipped_error = (clipped_values - returns) ** 2
     loss = 0.5 * masked_mean(torch.maximum(unclipped_error, clipped_error), mask)
-    stats = {"clipfrac": masked_mean((clipped_error > unclipped_error).to(values.dtype), mask).detach()}
+    stats = {"value_clipfrac": masked_mean((clipped_error > unclipped_error).to(values.dtype), mask).detach()}
     return loss, stats
 
 

@@ -52,6 +52,8 @@ def test_resume_gives_identical_weights(stack, tiny_models, tmp_path):
             "checkpoints/straight/latest.json", "checkpoints/straight/step-000004/__0_0.distcp",
             "checkpoints/straight/step-000004/metadata", "checkpoints/straight/step-000004/trainer.pt"]
     assert all(torch.isfinite(torch.tensor([r["reward_mean"], r["kl"], r["policy_loss"]])).all() for r in rows)
+    # The policy's and the value model's clip fractions are logged apart, each a fraction of tokens.
+    assert all(0.0 <= r["clipfrac"] <= 1.0 and 0.0 <= r["value_clipfrac"] <= 1.0 for r in rows)
 
 
 def test_ptx_rows_add_the_pretraining_loss(stack, tiny_models, tmp_path):

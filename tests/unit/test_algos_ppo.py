@@ -163,7 +163,7 @@ def test_value_loss_clipping_by_hand():
     assert errors == pytest.approx([0.32, 1.125, 0.005, 2.0, 1.62, 0.5 * 2.9 ** 2])
     assert clipped == [True, False, False, False, True, False]
     assert loss.item() == pytest.approx(np.mean(errors), abs=1e-12)
-    assert stats["clipfrac"].item() == pytest.approx(2 / 6)
+    assert stats["value_clipfrac"].item() == pytest.approx(2 / 6)
 
 
 def test_adaptive_kl_controller_sequence_and_state_dict():
