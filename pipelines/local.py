@@ -183,9 +183,13 @@ def _run_stages(config: Config, run_dir: Path) -> Path:
         stage("label", label, config)
         rm_dir = stage("rm", train_rm, config)
         serve(reward_scoring=["--model", str(rm_dir)])
-        for run_name, ptx_coef in (("ppo", config.ppo.ptx_coef), ("ppo_ptx", config.run.ptx_coef)):
+        for run_name, ptx_coef, learning_rate in (
+                ("ppo", config.ppo.ptx_coef, config.ppo.learning_rate),
+                ("ppo_ptx", config.run.ptx_coef, config.run.ptx_learning_rate)):
+            print(f"run: {run_name}: ptx_coef {ptx_coef:g}, policy learning rate {learning_rate:g}", flush=True)
             ppo_config = dataclasses.replace(config, ppo=dataclasses.replace(
-                config.ppo, run_name=run_name, ptx_coef=ptx_coef, output_dir=str(run_dir / "models" / run_name)))
+                config.ppo, run_name=run_name, ptx_coef=ptx_coef, learning_rate=learning_rate,
+                output_dir=str(run_dir / "models" / run_name)))
             stage(run_name, train_ppo, ppo_config)
         stage("eval", evaluate, config)
     (run_dir / "timings.json").write_text(json.dumps(timings, indent=2))

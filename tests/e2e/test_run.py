@@ -76,6 +76,9 @@ def test_rlhf_run_writes_a_finite_report(tiny_models, tmp_path):
     # The RM froze the SFT model's lower layer, so PPO's value model shares the policy's frozen part.
     assert "value model parameters; the lowest 1 of 2 decoder layers frozen (the policy's, computed once per " \
         "step for both)" in result.stdout
+    # PPO-ptx trains at its own learning rate (run.ptx_learning_rate), PPO at ppo.learning_rate.
+    assert "run: ppo: ptx_coef 0, policy learning rate 0.0004" in result.stdout
+    assert "run: ppo_ptx: ptx_coef 0.2, policy learning rate 0.0006" in result.stdout
     timings = json.loads((run_dir / "timings.json").read_text())
     assert set(timings) == {"sft", "label", "rm", "ppo", "ppo_ptx", "eval"}
 
