@@ -395,7 +395,8 @@ class PPOConfig:
     minibatch_size: PositiveInt = 4
     """Sequences per PPO minibatch on each worker."""
     learning_rate: PositiveFloat = 4e-4
-    """AdamW learning rate of the policy's LoRA adapters (full fine-tuning wants ~1e-5). The demo's
+    """AdamW learning rate of the policy's LoRA adapters (full fine-tuning wants ~1e-5; `rlhf run`'s
+    PPO-ptx run takes run.ptx_learning_rate instead). The demo's
     4e-4 met more constraints than 2e-4 on the validation prompts, three seeds from the same SFT
     and RM: satisfaction 87.8 against 83.3%, all met 72.8 against 65.0%, win rate 65.8 against
     64.2%, at twice the KL (8.0 against 4.2 nats). Under the says-something key 8e-4 moved the
