@@ -633,7 +633,7 @@ class RunConfig:
     moved less than PPO (KL 3.5 against 4.5) and met fewer constraints. On the demo's validation
     prompts, three seeds from the same SFT and RM, 6e-4 won PPO-ptx 63.8 against 61.8% and met more
     constraints in every seed (satisfaction 85.4 against 77.4%); on the held-out prompts 65.3 against
-    59.4%, satisfaction 83.7 against 72.4%, perplexity 28.47 against 29.42 (docs/demo-results.md,
+    59.4%, satisfaction 83.7 against 72.5%, perplexity 28.47 against 29.42 (docs/demo-results.md,
     pl6v and pl6e)."""
     service_start_timeout: PositiveFloat = 300.0
     """Seconds a service process may take to load its model and listen."""
