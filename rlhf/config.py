@@ -401,7 +401,8 @@ class PPOConfig:
     and RM: satisfaction 87.8 against 83.3%, all met 72.8 against 65.0%, win rate 65.8 against
     64.2%, at twice the KL (8.0 against 4.2 nats). Under the says-something key 8e-4 moved the
     policies further (KL 4.9 / 4.3 against 3.7 / 2.3) and won PPO 62.2 / PPO-ptx 59.8% against 63.6 /
-    57.8%, seed by seed in both directions (docs/demo-results.md, lr8v)."""
+    57.8%, seed by seed in both directions (docs/demo-results.md, lr8v). At the value rate 1e-3,
+    6e-4 won PPO 62.0 against 66.0% (pp6v; seed 1 lost the closing phrase)."""
     value_learning_rate: PositiveFloat = 1e-3
     """AdamW learning rate of the value model (with LoRA, its adapters and its whole value head).
     1e-4 dated from full fine-tuning; on LoRA adapters it left the critic behind the returns (the
