@@ -635,7 +635,8 @@ class RunConfig:
     prompts, three seeds from the same SFT and RM, 6e-4 won PPO-ptx 63.8 against 61.8% and met more
     constraints in every seed (satisfaction 85.4 against 77.4%); on the held-out prompts 65.3 against
     59.4%, satisfaction 83.7 against 72.5%, perplexity 28.47 against 29.42 (docs/demo-results.md,
-    pl6v and pl6e)."""
+    pl6v and pl6e). On the fp32 path's three validation seeds 6e-4 won 58.5 against 55.7% (43.3 /
+    71.2 / 61.0 against 53.8 / 68.8 / 44.4; f32v, f32p4v)."""
     service_start_timeout: PositiveFloat = 300.0
     """Seconds a service process may take to load its model and listen."""
 
