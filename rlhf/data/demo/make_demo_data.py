@@ -61,9 +61,10 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
 TYPE_WEIGHTS: dict[str, float] = {
     "max_words": 2.0, "lowercase": 2.0, "exclude_word": 0.5, "start_with": 2.0, "end_with": 2.0, "no_commas": 2.0,
 }
-# Tried and not kept: two or three constraints, never one (fewer ties). One validation run liked it
-# (PPO's win rate 59.2 -> 68.3%), three held-out seeds did not (59.4 +- 10.5%, one seed below SFT;
-# docs/demo-results.md).
+# Tried and not kept, twice: two or three constraints, never one (fewer ties). At ten PPO steps one
+# validation run liked it (PPO's win rate 59.2 -> 68.3%), three held-out seeds did not (59.4 +- 10.5%);
+# at today's defaults two validation seeds won less (PPO 62.7 against 64.6%, PPO-ptx 57.2 against
+# 64.1%; docs/demo-results.md, cc2v).
 CONSTRAINT_COUNT_WEIGHTS = {1: 0.25, 2: 0.45, 3: 0.30}
 
 
